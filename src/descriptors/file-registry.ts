@@ -205,7 +205,7 @@ function fieldProtoOf(field: protobuf.Field, file: FileBuilder, ref: ReferenceTy
     proto.type = FieldType.ENUM;
     proto.typeName = ref(file, field.resolvedType);
   } else if (field.resolvedType instanceof protobuf.Type) {
-    if (field.resolvedType.group) throw new ProtoLoadError(`${field.fullName}: groups are not supported`);
+    if ((field.resolvedType as { group?: boolean }).group) throw new ProtoLoadError(`${field.fullName}: groups are not supported`);
     proto.type = FieldType.MESSAGE;
     proto.typeName = ref(file, field.resolvedType);
   } else {

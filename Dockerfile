@@ -1,0 +1,50 @@
+# syntax=docker/dockerfile:1
+# Portico: REST/JSON to gRPC gateway.
+#
+#   docker build -t portico .
+#   docker run --rm -p 8080:8080 portico                        # demo mode (embedded backends)
+#   docker run --rm -p 8080:8080 -v $PWD/config.yaml:/etc/portico/config.yaml:ro \
+#     -e PORTICO_JWT_SECRET=... portico --config /etc/portico/config.yaml
+#
+# The base image's Node major matches the `node` devDependency (24) the project is built and
+# tested with.
+
+# ---- build: compile src/ (including the committed src/gen) to dist/ ----
+FROM node:24-bookworm-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY src ./src
+RUN npm run build
+
+# ---- runtime: production dependencies, dist/ and the protos only ----
+FROM node:24-bookworm-slim AS runtime
+ENV NODE_ENV=production \
+    PORT=8080
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+COPY --from=build /app/dist ./dist
+COPY proto ./proto
+
+# The base image's unprivileged "node" user (uid 1000). Nothing under /app is writable by
+# it, so the container also runs with a read-only root filesystem.
+USER node
+
+EXPOSE 8080
+
+# No tini/--init needed: node is PID 1 and installs its own SIGTERM/SIGINT handlers
+# (close-with-grace in src/lifecycle/shutdown.ts), so the signal is not ignored as PID 1's
+# default disposition would be; and the gateway spawns no child processes to reap.
+# SIGTERM starts the drain: /readyz turns 503, serving continues for shutdown.delayMs, then
+# in-flight requests get shutdown.graceMs. Give `docker stop -t` / compose stop_grace_period
+# more than delayMs + graceMs.
+STOPSIGNAL SIGTERM
+
+# Liveness only (/healthz): /readyz is for load balancers and turns 503 while draining.
+HEALTHCHECK --interval=15s --timeout=3s --start-period=20s --retries=3 \
+  CMD ["node", "-e", "fetch(`http://127.0.0.1:${process.env.PORT || 8080}/healthz`).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+
+# Without arguments: demo mode. Pass `--config /etc/portico/config.yaml` to use real upstreams.
+ENTRYPOINT ["node", "dist/server.js"]

@@ -1,0 +1,112 @@
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import type { GatewayConfig } from './config/schema.js';
+import { registerContext, type BoundedContext } from './contexts/acl-route.js';
+import { clientErrorHandler, installErrorHandling } from './errors/error-handler.js';
+import { GatewayError } from './errors/gateway-error.js';
+import { healthRoutes } from './lifecycle/health-routes.js';
+import { LiveRoutes } from './lifecycle/live-routes.js';
+import { Readiness } from './lifecycle/readiness.js';
+import httpObservability, { unmatchedLabel } from './observability/http-observability.js';
+import { loggerOptions } from './observability/logging.js';
+import { GatewayMetrics } from './observability/metrics.js';
+import { requestIdOf } from './observability/request-id.js';
+import authPlugin from './policies/auth.js';
+import corsPlugin from './policies/cors.js';
+import { parseJsonExact } from './transcoding/exact-json.js';
+import { ActiveStreams } from './transcoding/stream-response.js';
+import { createTranscodeHandler } from './transcoding/transcode-handler.js';
+import { CallContextFactory } from './upstreams/call-context.js';
+
+export interface BuildOptions {
+  /** Hand-written bounded contexts; each is mounted when the config lists its service. */
+  contexts?: readonly BoundedContext[];
+  /** Overrides the logger (tests pass a stream or false). */
+  logger?: FastifyServerOptions['logger'];
+}
+
+/** A built gateway: the Fastify app and the state its lifecycle needs. */
+export interface Gateway {
+  app: FastifyInstance;
+  live: LiveRoutes;
+  readiness: Readiness;
+  streams: ActiveStreams;
+  metrics: GatewayMetrics;
+}
+
+/** Methods the catch-all takes; OPTIONS is left to CORS preflight handling. */
+const transcodedMethods = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'];
+
+/** JSON and any +json media type, with parameters such as charset. */
+const jsonMediaType = /^application\/(?:[\w.-]+\+)?json\s*(?:;.*)?$/i;
+
+/** Builds the gateway from a validated config; server.ts and the tests both call this. */
+export async function buildApp(config: GatewayConfig, options: BuildOptions = {}): Promise<Gateway> {
+  const app = Fastify({
+    logger: options.logger ?? loggerOptions(config.logging.level),
+    genReqId: requestIdOf,
+    requestIdLogLabel: 'requestId',
+    disableRequestLogging: true,
+    bodyLimit: config.server.bodyLimit,
+    clientErrorHandler,
+    forceCloseConnections: 'idle',
+    return503OnClosing: true,
+  });
+  installErrorHandling(app);
+
+  app.removeContentTypeParser(['application/json', 'text/plain']);
+  app.addContentTypeParser(jsonMediaType, { parseAs: 'string' }, (_request, body, done) => {
+    if (body === '') return done(null, undefined);
+    try {
+      done(null, parseJsonExact(body as string));
+    } catch (err) {
+      done(GatewayError.http(400, (err as Error).message), undefined);
+    }
+  });
+
+  const metrics = new GatewayMetrics();
+  const live = new LiveRoutes(config, metrics, app.log);
+  const readiness = new Readiness(() => live.current.version);
+  const streams = new ActiveStreams();
+  const calls = new CallContextFactory(config.metadata.forwardHeaders);
+
+  await app.register(httpObservability, { metrics });
+  await app.register(corsPlugin, { cors: config.cors });
+  await app.register(authPlugin, { jwt: config.auth.jwt });
+  await app.register(healthRoutes, { readiness });
+  app.get('/metrics', { logLevel: 'warn' }, async (_request, reply) => {
+    reply.header('content-type', metrics.registry.contentType);
+    return metrics.registry.metrics();
+  });
+
+  for (const context of options.contexts ?? []) {
+    const service = config.services.find((s) => s.name === context.service);
+    if (!service) {
+      app.log.info({ context: context.name }, `context ${context.name} is not mounted: no service named "${context.service}" in the config`);
+      continue;
+    }
+    if (context.routes.some((r) => r.auth !== 'none') && !config.auth.jwt) {
+      throw new Error(`context ${context.name} has routes that need a JWT but auth.jwt is not configured`);
+    }
+    await registerContext(app, context, {
+      calls,
+      upstream: (name) => {
+        const upstream = live.current.upstreams.get(name);
+        const timeoutMs = live.current.config.services.find((s) => s.name === name)?.timeoutMs;
+        return upstream && timeoutMs !== undefined ? { upstream, timeoutMs } : undefined;
+      },
+    });
+  }
+
+  const transcode = createTranscodeHandler({ routes: () => live.current.routes, authenticate: app.authenticate, calls, streams });
+  app.route({
+    method: transcodedMethods,
+    url: '/*',
+    exposeHeadRoute: false,
+    handler: async (request, reply) => {
+      request.routeLabel = unmatchedLabel;
+      return transcode(request, reply);
+    },
+  });
+  app.addHook('onClose', async () => live.close());
+  return { app, live, readiness, streams, metrics };
+}

@@ -1,0 +1,167 @@
+import Type, { type Static } from 'typebox';
+
+/*
+ * The one schema of Portico's configuration: it gives the TypeScript types, the start-up
+ * validation (with the key and the reason in every message) and the README's table of keys
+ * (scripts/config-docs.ts renders it).
+ */
+
+const Port = Type.Integer({ minimum: 0, maximum: 65535 });
+
+const Server = Type.Object(
+  {
+    port: Type.Optional({ ...Port, default: 8080, description: 'Listen port. The PORT environment variable overrides it.' }),
+    host: Type.Optional(Type.String({ default: '0.0.0.0', description: 'Listen address.' })),
+    bodyLimit: Type.Optional(
+      Type.Integer({ minimum: 1, default: 1048576, description: 'Largest request body in bytes (Content-Length and chunked alike); larger is a 413.' }),
+    ),
+  },
+  { additionalProperties: false, default: {} },
+);
+
+const Shutdown = Type.Object(
+  {
+    delayMs: Type.Optional(
+      Type.Integer({ minimum: 0, default: 0, description: 'After SIGTERM, keep serving this long with /readyz at 503 so load balancers notice first.' }),
+    ),
+    graceMs: Type.Optional(
+      Type.Integer({ minimum: 0, default: 10000, description: 'How long in-flight requests may take to finish after the listener closes; open streams are ended then.' }),
+    ),
+  },
+  { additionalProperties: false, default: {} },
+);
+
+const Protos = Type.Object(
+  {
+    includeDirs: Type.Optional(
+      Type.Array(Type.String({ minLength: 1 }), {
+        default: [],
+        description: 'Import roots for .proto files (relative paths are resolved from the config file). google/api and google/protobuf resolve without being listed.',
+      }),
+    ),
+  },
+  { additionalProperties: false, default: {} },
+);
+
+export const AuthMode = Type.Union([Type.Literal('none'), Type.Literal('optional'), Type.Literal('required')]);
+
+const Service = Type.Object(
+  {
+    name: Type.String({ minLength: 1, pattern: '^[a-z0-9][a-z0-9-]*$', description: 'Unique name; metrics, logs and route modules refer to it.' }),
+    protoFiles: Type.Array(Type.String({ minLength: 1 }), { minItems: 1, description: 'Proto files relative to an include dir; services may share files.' }),
+    service: Type.String({ pattern: '^[A-Za-z_][\\w]*(\\.[A-Za-z_][\\w]*)+$', description: 'Fully-qualified gRPC service, e.g. acme.v1.EchoService.' }),
+    address: Type.String({ pattern: '^(dns:///)?[^\\s/:]+(:\\d+)?$|^dns:///\\[[0-9a-fA-F:]+\\](:\\d+)?$', description: 'host:port or dns:///host:port (dns:/// balances round-robin over every address).' }),
+    timeoutMs: Type.Optional(Type.Integer({ minimum: 1, default: 5000, description: 'gRPC deadline of each unary call; a client grpc-timeout header can only shorten it.' })),
+    streamTimeoutMs: Type.Optional(Type.Integer({ minimum: 1, description: 'Deadline of server-streaming calls (default: none).' })),
+    auth: Type.Optional({ ...AuthMode, default: 'none', description: 'JWT requirement for the declarative routes of this service: none, optional or required.' }),
+    allowUnknownFields: Type.Optional(
+      Type.Boolean({ default: false, description: 'Ignore unknown JSON fields and query parameters instead of answering 400.' }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+const Cors = Type.Object(
+  {
+    origins: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { default: [], description: 'Allowed origins (exact match); empty disables CORS.' })),
+    credentials: Type.Optional(Type.Boolean({ default: false, description: 'Send Access-Control-Allow-Credentials.' })),
+    maxAgeSeconds: Type.Optional(Type.Integer({ minimum: 0, default: 600, description: 'How long browsers may cache a preflight.' })),
+  },
+  { additionalProperties: false, default: {} },
+);
+
+const Jwt = Type.Object(
+  {
+    secret: Type.Optional(Type.String({ minLength: 16, description: 'HMAC secret for HS256/384/512. PORTICO_JWT_SECRET overrides it.' })),
+    publicKeyFile: Type.Optional(Type.String({ minLength: 1, description: 'PEM public key file for RS*/ES*/EdDSA tokens.' })),
+    algorithms: Type.Optional(
+      Type.Array(Type.String({ pattern: '^(HS|RS|PS|ES)(256|384|512)$|^EdDSA$' }), { minItems: 1, default: ['HS256'], description: 'Accepted algorithms; "none" is never accepted.' }),
+    ),
+    issuer: Type.Optional(Type.String({ description: 'Required iss claim.' })),
+    audience: Type.Optional(Type.String({ description: 'Required aud claim.' })),
+    forwardClaims: Type.Optional(
+      Type.Record(Type.String(), Type.String({ pattern: '^[a-z0-9][a-z0-9._-]*$' }), {
+        default: { sub: 'x-user-id' },
+        description: 'Verified claims forwarded to upstreams: claim name → gRPC metadata key.',
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+const Auth = Type.Object({ jwt: Type.Optional(Jwt) }, { additionalProperties: false, default: {} });
+
+const Logging = Type.Object(
+  {
+    level: Type.Optional(
+      Type.Union([Type.Literal('fatal'), Type.Literal('error'), Type.Literal('warn'), Type.Literal('info'), Type.Literal('debug'), Type.Literal('trace'), Type.Literal('silent')], {
+        default: 'info',
+        description: 'pino level. LOG_LEVEL overrides it.',
+      }),
+    ),
+  },
+  { additionalProperties: false, default: {} },
+);
+
+const Metadata = Type.Object(
+  {
+    forwardHeaders: Type.Optional(
+      Type.Array(Type.String({ pattern: '^[a-z0-9][a-z0-9._-]*$' }), {
+        default: ['accept-language', 'traceparent', 'tracestate', 'x-forwarded-for'],
+        description: 'Request headers (lower-case) copied into gRPC metadata. Hop-by-hop headers never are; x-request-id always is.',
+      }),
+    ),
+  },
+  { additionalProperties: false, default: {} },
+);
+
+export const ConfigSchema = Type.Object(
+  {
+    server: Type.Optional(Server),
+    shutdown: Type.Optional(Shutdown),
+    protos: Type.Optional(Protos),
+    services: Type.Optional(Type.Array(Service, { default: [], description: 'Upstream gRPC services.' })),
+    cors: Type.Optional(Cors),
+    auth: Type.Optional(Auth),
+    logging: Type.Optional(Logging),
+    metadata: Type.Optional(Metadata),
+  },
+  { additionalProperties: false },
+);
+
+export type RawConfig = Static<typeof ConfigSchema>;
+export type AuthModeName = Static<typeof AuthMode>;
+
+/** The configuration after defaults, environment overrides and path resolution. */
+export interface GatewayConfig {
+  server: { port: number; host: string; bodyLimit: number };
+  shutdown: { delayMs: number; graceMs: number };
+  protos: { includeDirs: string[] };
+  services: ServiceConfig[];
+  cors: { origins: string[]; credentials: boolean; maxAgeSeconds: number };
+  auth: { jwt?: JwtConfig };
+  logging: { level: string };
+  metadata: { forwardHeaders: string[] };
+  /** Absolute path of the file it came from, when it came from one (used by reload). */
+  source?: string;
+}
+
+export interface ServiceConfig {
+  name: string;
+  protoFiles: string[];
+  service: string;
+  address: string;
+  timeoutMs: number;
+  streamTimeoutMs?: number;
+  auth: AuthModeName;
+  allowUnknownFields: boolean;
+}
+
+export interface JwtConfig {
+  secret?: string;
+  publicKey?: string;
+  algorithms: string[];
+  issuer?: string;
+  audience?: string;
+  forwardClaims: Record<string, string>;
+}

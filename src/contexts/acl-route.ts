@@ -1,0 +1,127 @@
+import { create, toJsonString, type DescMessage, type DescMethodUnary, type MessageInitShape, type MessageShape } from '@bufbuild/protobuf';
+import type { FastifyInstance, FastifyReply, FastifyRequest, HTTPMethods } from 'fastify';
+import type { Static, TSchema } from 'typebox';
+import type { AuthModeName } from '../config/schema.js';
+import { GatewayError } from '../errors/gateway-error.js';
+import type { GrpcCodeName } from '../errors/status-codes.js';
+import type { CallContextFactory, Identity } from '../upstreams/call-context.js';
+import { compileRpc, type Upstream } from '../upstreams/upstream.js';
+
+interface RouteSchemas {
+  querystring?: TSchema;
+  params?: TSchema;
+  body?: TSchema;
+}
+
+type StaticOf<T> = T extends TSchema ? Static<T> : undefined;
+
+/** What a route module's mapping receives: the validated HTTP input and the caller. */
+export interface AclInput<S extends RouteSchemas> {
+  query: StaticOf<S['querystring']>;
+  params: StaticOf<S['params']>;
+  body: StaticOf<S['body']>;
+  identity: Identity | undefined;
+}
+
+/**
+ * A hand-written route of a bounded context: the anti-corruption layer where the public
+ * shape differs from the internal one. It states only its mapping; validation, auth,
+ * deadlines, cancellation, error translation and proto3 JSON output are done for it.
+ * Both sides are typed from the protos, so a wrongly mapped field does not compile.
+ */
+export interface AclRoute<I extends DescMessage, O extends DescMessage, P extends DescMessage, S extends RouteSchemas> {
+  method: HTTPMethods;
+  /** Relative to the context's prefix, in Fastify syntax ('/', '/:symbol'). */
+  url: string;
+  summary: string;
+  auth: AuthModeName;
+  schema: S;
+  rpc: DescMethodUnary<I, O>;
+  toRequest(input: AclInput<S>): MessageInitShape<I>;
+  /** The public response message; replies are its proto3 JSON. */
+  reply: P;
+  toReply(response: MessageShape<O>): MessageInitShape<P>;
+  /** Client-facing messages that replace the upstream's, by gRPC code. */
+  errors?: Partial<Record<GrpcCodeName, string>>;
+  /** Overrides the service's timeoutMs. */
+  timeoutMs?: number;
+}
+
+// Erased form kept in a context's list; defineAclRoute checks the types first.
+type AnyAclRoute = AclRoute<DescMessage, DescMessage, DescMessage, RouteSchemas>;
+
+export function defineAclRoute<I extends DescMessage, O extends DescMessage, P extends DescMessage, S extends RouteSchemas>(route: AclRoute<I, O, P, S>): AnyAclRoute {
+  return route as unknown as AnyAclRoute;
+}
+
+/** A bounded context: a Fastify plugin under `prefix` that calls the upstream `service`. */
+export interface BoundedContext {
+  name: string;
+  prefix: string;
+  /** The `services[].name` in the config this context calls. */
+  service: string;
+  routes: readonly AnyAclRoute[];
+}
+
+export interface ContextDeps {
+  upstream(service: string): { upstream: Upstream; timeoutMs: number } | undefined;
+  calls: CallContextFactory;
+}
+
+const jsonContentType = 'application/json; charset=utf-8';
+
+/** Registers a bounded context's routes as an encapsulated plugin under its prefix. */
+export async function registerContext(app: FastifyInstance, context: BoundedContext, deps: ContextDeps): Promise<void> {
+  await app.register(
+    async (scope) => {
+      for (const route of context.routes) {
+        const rpc = compileRpc(route.rpc);
+        const label = `${context.prefix}${route.url === '/' ? '' : route.url}`;
+        scope.route({
+          method: route.method,
+          url: route.url,
+          schema: { ...route.schema, summary: route.summary, tags: [context.name] },
+          config: { auth: route.auth, aclReply: route.reply },
+          handler: async (request: FastifyRequest, reply: FastifyReply) => {
+            request.routeLabel = label;
+            const target = deps.upstream(context.service);
+            if (!target) throw GatewayError.http(503, `the ${context.name} service is not configured`);
+            const message = create(route.rpc.input, route.toRequest(inputOf(request)));
+            const ctx = deps.calls.forCall(request, request.identity, route.timeoutMs ?? target.timeoutMs);
+            let response;
+            try {
+              response = await deps.calls.observe(request, target.upstream.unary(rpc, message, ctx));
+            } catch (err) {
+              throw overrideMessage(err, route.errors);
+            }
+            reply.header('content-type', jsonContentType);
+            return reply.send(toJsonString(route.reply, create(route.reply, route.toReply(response)), { alwaysEmitImplicit: true }));
+          },
+        });
+      }
+    },
+    { prefix: context.prefix },
+  );
+}
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** The public response message of a hand-written route (for OpenAPI). */
+    aclReply?: DescMessage;
+  }
+}
+
+function inputOf(request: FastifyRequest): AclInput<RouteSchemas> {
+  return {
+    query: request.query as undefined,
+    params: request.params as undefined,
+    body: request.body as undefined,
+    identity: request.identity,
+  };
+}
+
+function overrideMessage(err: unknown, overrides: AclRoute<DescMessage, DescMessage, DescMessage, RouteSchemas>['errors']): unknown {
+  if (!(err instanceof GatewayError) || !overrides) return err;
+  const message = overrides[err.status as GrpcCodeName];
+  return message === undefined ? err : new GatewayError(err.code, message, err.details, { httpStatus: err.httpStatus, cause: err.cause });
+}

@@ -1,0 +1,66 @@
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Socket } from 'node:net';
+import { randomUUID } from 'node:crypto';
+import { badRequestDetail, errorEnvelope, GatewayError } from './gateway-error.js';
+
+/**
+ * The one place errors become responses: every error, whoever raised it, leaves as the
+ * envelope with the request id. Causes are logged, never sent.
+ */
+export function installErrorHandling(app: FastifyInstance): void {
+  app.setErrorHandler((err: FastifyError, request, reply) => sendError(request, reply, normalise(err)));
+  app.setNotFoundHandler((request, reply) => {
+    const path = (request.raw.url ?? '/').split('?')[0];
+    return sendError(request, reply, GatewayError.http(404, `no route for ${request.method} ${path}`));
+  });
+}
+
+function normalise(err: FastifyError): GatewayError {
+  if (err.validation) {
+    const context = err.validationContext ?? 'request';
+    const violations = err.validation.map((v) => ({
+      field: fieldPath(context, v.instancePath, v.params),
+      description: v.message ?? 'is invalid',
+    }));
+    const summary = violations.map((v) => `${v.field}: ${v.description}`).join('; ');
+    return GatewayError.http(400, `invalid request: ${summary}`, [badRequestDetail(violations)]);
+  }
+  return GatewayError.from(err);
+}
+
+/** "/investor_id" in querystring → "investor_id"; a missing property names itself. */
+function fieldPath(context: string, instancePath: string, params: Record<string, unknown>): string {
+  const base = instancePath.replace(/^\//, '').replace(/\//g, '.');
+  const missing = params['missingProperty'];
+  const field = typeof missing === 'string' ? (base ? `${base}.${missing}` : missing) : base;
+  return field || context;
+}
+
+export function sendError(request: FastifyRequest, reply: FastifyReply, err: GatewayError): FastifyReply {
+  if (err.httpStatus >= 500) request.log.error({ err: err.cause ?? err, status: err.status }, err.message);
+  else request.log.debug({ err: err.cause ?? err, status: err.status }, err.message);
+  if (err.headers) reply.headers(err.headers);
+  return reply.code(err.httpStatus).type('application/json; charset=utf-8').send(errorEnvelope(err, request.id));
+}
+
+/**
+ * Errors Node's HTTP parser raises before Fastify sees a request (headers over 16 KiB,
+ * malformed requests) still get the envelope.
+ */
+export function clientErrorHandler(err: NodeJS.ErrnoException, socket: Socket): void {
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const tooLarge = err.code === 'HPE_HEADER_OVERFLOW';
+  const gatewayError = tooLarge
+    ? GatewayError.http(431, 'request headers are too large (16 KiB at most)')
+    : GatewayError.http(400, 'malformed HTTP request');
+  const requestId = randomUUID();
+  const body = JSON.stringify(errorEnvelope(gatewayError, requestId));
+  socket.end(
+    `HTTP/1.1 ${gatewayError.httpStatus} ${tooLarge ? 'Request Header Fields Too Large' : 'Bad Request'}\r\n` +
+      `content-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\n` +
+      `x-request-id: ${requestId}\r\nconnection: close\r\n\r\n${body}`,
+  );
+}

@@ -1,0 +1,91 @@
+import fastifyJwt from '@fastify/jwt';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
+import type { AuthModeName, JwtConfig } from '../config/schema.js';
+import { GatewayError } from '../errors/gateway-error.js';
+import type { Identity } from '../upstreams/call-context.js';
+
+export type Authenticate = (request: FastifyRequest, mode: AuthModeName) => Promise<Identity | undefined>;
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Verifies the bearer token as `mode` demands and returns the claims to forward. */
+    authenticate: Authenticate;
+  }
+  interface FastifyContextConfig {
+    /** JWT requirement of a hand-written route (default none). */
+    auth?: AuthModeName;
+  }
+}
+
+const challenge = { 'www-authenticate': 'Bearer' };
+
+/**
+ * JWT bearer authentication (@fastify/jwt over fast-jwt). Declarative bindings call
+ * `authenticate` once they know their service; hand-written routes declare `config.auth`
+ * and a preHandler applies it. Every failure is a 401: a malformed header is not a 400,
+ * because to the client it is the same problem as a missing token.
+ */
+async function authPlugin(app: FastifyInstance, { jwt }: { jwt: JwtConfig | undefined }): Promise<void> {
+  if (jwt) {
+    const secret = jwt.publicKey ? { public: jwt.publicKey } : jwt.secret!;
+    await app.register(fastifyJwt, {
+      secret,
+      verify: {
+        algorithms: jwt.algorithms as never,
+        ...(jwt.issuer !== undefined && { allowedIss: jwt.issuer }),
+        ...(jwt.audience !== undefined && { allowedAud: jwt.audience }),
+      },
+    });
+  }
+  const claims = Object.entries(jwt?.forwardClaims ?? {});
+
+  const authenticate: Authenticate = async (request, mode) => {
+    if (mode === 'none') return undefined;
+    if (mode === 'optional' && request.headers.authorization === undefined) return undefined;
+    if (!jwt) throw new GatewayError(13, 'authentication is required but auth.jwt is not configured');
+    let payload: Record<string, unknown>;
+    try {
+      payload = await request.jwtVerify<Record<string, unknown>>();
+    } catch (err) {
+      throw GatewayError.http(401, describeJwtFailure(err), [], challenge);
+    }
+    const identity = new Map<string, string>();
+    for (const [claim, key] of claims) {
+      const value = payload[claim];
+      if (value === undefined || value === null) continue;
+      identity.set(key, typeof value === 'string' ? value : JSON.stringify(value));
+    }
+    return identity;
+  };
+  app.decorate('authenticate', authenticate);
+
+  app.addHook('preHandler', async (request) => {
+    const mode = request.routeOptions.config.auth;
+    if (mode && mode !== 'none') request.identity = await authenticate(request, mode);
+  });
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Claims verified for a hand-written route, to forward upstream. */
+    identity: Identity | undefined;
+  }
+}
+
+function describeJwtFailure(err: unknown): string {
+  switch ((err as { code?: string }).code) {
+    case 'FST_JWT_NO_AUTHORIZATION_IN_HEADER':
+      return 'missing bearer token';
+    case 'FST_JWT_BAD_REQUEST':
+      return 'the Authorization header must be "Bearer <token>"';
+    case 'FST_JWT_AUTHORIZATION_TOKEN_EXPIRED':
+      return 'the bearer token has expired';
+    case 'FST_JWT_AUTHORIZATION_TOKEN_UNTRUSTED':
+      return 'the bearer token is not trusted';
+    default:
+      return 'invalid bearer token';
+  }
+}
+
+export default fp(authPlugin, { name: 'portico-auth' });

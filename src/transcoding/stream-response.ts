@@ -1,0 +1,126 @@
+import { PassThrough } from 'node:stream';
+import type { Message } from '@bufbuild/protobuf';
+import type { ServiceError } from '@grpc/grpc-js';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { errorEnvelope, GatewayError } from '../errors/gateway-error.js';
+import { codeName, GrpcStatus } from '../errors/status-codes.js';
+import type { CallContext } from '../upstreams/upstream.js';
+import type { TranscodedRoute } from './route-set.js';
+import { renderResponse } from './transcode-handler.js';
+
+/** SSE comments keep proxies and browsers from timing out an idle stream. */
+const heartbeatMs = 15_000;
+
+/** Open streams, so that shutdown can end them when its grace period runs out. */
+export class ActiveStreams {
+  readonly #enders = new Set<(err: GatewayError) => void>();
+
+  add(end: (err: GatewayError) => void): () => void {
+    this.#enders.add(end);
+    return () => this.#enders.delete(end);
+  }
+
+  get size(): number {
+    return this.#enders.size;
+  }
+
+  endAll(reason: string): void {
+    const err = new GatewayError(GrpcStatus.UNAVAILABLE, reason);
+    for (const end of [...this.#enders]) end(err);
+  }
+}
+
+interface Framing {
+  contentType: string;
+  message(json: string): string;
+  error(json: string): string;
+}
+
+const ndjson: Framing = {
+  contentType: 'application/x-ndjson; charset=utf-8',
+  message: (json) => `${json}\n`,
+  error: (json) => `${json}\n`,
+};
+
+const sse: Framing = {
+  contentType: 'text/event-stream; charset=utf-8',
+  message: (json) => `data: ${json}\n\n`,
+  error: (json) => `event: error\ndata: ${json}\n\n`,
+};
+
+/**
+ * Relays a server stream as NDJSON, or as Server-Sent Events when the client asks for
+ * text/event-stream. Nothing is sent until the first message arrives, so an error before it
+ * is an ordinary error response; an error after it becomes a last frame holding the envelope.
+ */
+export function streamResponse(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  route: TranscodedRoute,
+  message: Message,
+  ctx: CallContext,
+  streams: ActiveStreams,
+): Promise<FastifyReply> {
+  const framing = (request.headers.accept ?? '').includes('text/event-stream') ? sse : ndjson;
+  const call = route.upstream.serverStream(route.rpc, message, ctx);
+
+  return new Promise((resolve, reject) => {
+    let out: PassThrough | undefined;
+    let heartbeat: NodeJS.Timeout | undefined;
+    let untrack: (() => void) | undefined;
+
+    const finish = (): void => {
+      if (heartbeat) clearInterval(heartbeat);
+      untrack?.();
+      if (out && !out.writableEnded) out.end();
+    };
+    const writeError = (err: GatewayError): void => {
+      request.upstreamCode = err.status;
+      if (out && !out.writableEnded) out.write(framing.error(JSON.stringify(errorEnvelope(err, request.id))));
+      finish();
+    };
+    const open = (): PassThrough => {
+      const stream = new PassThrough();
+      reply.header('content-type', framing.contentType);
+      reply.header('cache-control', 'no-cache');
+      if (framing === sse) {
+        reply.header('x-accel-buffering', 'no');
+        heartbeat = setInterval(() => stream.write(': heartbeat\n\n'), heartbeatMs);
+        heartbeat.unref();
+      }
+      untrack = streams.add((err) => {
+        writeError(err);
+        call.cancel();
+      });
+      reply.send(stream);
+      resolve(reply);
+      return stream;
+    };
+
+    call.on('data', (msg: Message) => {
+      out ??= open();
+      if (out.writableEnded) return;
+      if (!out.write(framing.message(renderResponse(route, msg)))) {
+        // Backpressure: stop reading from the upstream until the client catches up.
+        call.pause();
+        out.once('drain', () => call.resume());
+      }
+    });
+    call.on('end', () => {
+      request.upstreamCode = codeName(GrpcStatus.OK);
+      out ??= open();
+      finish();
+    });
+    call.on('error', (err: ServiceError) => {
+      const gatewayError = route.upstream.toGatewayError(err);
+      if (!out) {
+        request.upstreamCode = gatewayError.status;
+        reject(gatewayError);
+        return;
+      }
+      // A client that went away cannot read a last frame.
+      if (ctx.signal.aborted) finish();
+      else writeError(gatewayError);
+    });
+  });
+}

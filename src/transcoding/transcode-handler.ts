@@ -1,0 +1,107 @@
+import { create, fromJson, toJsonString, type DescMessage, type Message } from '@bufbuild/protobuf';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { badRequestDetail, GatewayError } from '../errors/gateway-error.js';
+import type { AuthModeName } from '../config/schema.js';
+import type { CallContextFactory, Identity } from '../upstreams/call-context.js';
+import { validateMessageJson } from './field-violations.js';
+import { PathDecodeError } from './path-template.js';
+import { RequestBindingError } from './request-binding.js';
+import type { RouteSet, TranscodedRoute } from './route-set.js';
+import { streamResponse, type ActiveStreams } from './stream-response.js';
+
+export interface TranscodeDeps {
+  /** The route set in force (swapped on reload). */
+  routes(): RouteSet;
+  authenticate(request: FastifyRequest, mode: AuthModeName): Promise<Identity | undefined>;
+  calls: CallContextFactory;
+  streams: ActiveStreams;
+}
+
+const jsonContentType = 'application/json; charset=utf-8';
+
+/**
+ * The catch-all handler for declarative bindings: route, authenticate, bind, validate,
+ * call, reply. Hand-written route modules are ordinary Fastify routes and win over it.
+ */
+export function createTranscodeHandler(deps: TranscodeDeps) {
+  return async function transcode(request: FastifyRequest, reply: FastifyReply): Promise<unknown> {
+    const url = request.raw.url ?? '/';
+    const queryStart = url.indexOf('?');
+    const path = queryStart < 0 ? url : url.slice(0, queryStart);
+    const rawQuery = queryStart < 0 ? '' : url.slice(queryStart + 1);
+
+    const match = matchRoute(deps.routes(), request.method, path);
+    const route = match.value;
+    request.routeLabel = route.label;
+
+    const identity = await deps.authenticate(request, route.auth);
+    if (route.hasBody && request.headers['content-type'] === undefined) {
+      throw GatewayError.http(415, 'a request body must be sent as application/json');
+    }
+    const message = buildRequestMessage(route, match.params, rawQuery, route.hasBody ? request.body : undefined);
+    const ctx = deps.calls.forCall(request, identity, route.timeoutMs);
+    if (route.streaming) return streamResponse(request, reply, route, message, ctx, deps.streams);
+
+    const response = await deps.calls.observe(request, route.upstream.unary(route.rpc, message, ctx));
+    reply.header('content-type', jsonContentType);
+    return reply.send(renderResponse(route, response));
+  };
+}
+
+function matchRoute(routes: RouteSet, method: string, path: string): { value: TranscodedRoute; params: ReadonlyMap<string, string> } {
+  let match;
+  try {
+    match = routes.table.match(method, path);
+  } catch (err) {
+    if (err instanceof PathDecodeError) throw GatewayError.http(400, `malformed path: ${err.message}`);
+    throw err;
+  }
+  if (match.kind === 'found') return match as { value: TranscodedRoute; params: ReadonlyMap<string, string> };
+  if (match.kind === 'method-not-allowed') {
+    throw GatewayError.http(405, `method ${method} is not allowed for ${path}`, [], { allow: match.allow.join(', ') });
+  }
+  throw GatewayError.http(404, `no route for ${method} ${path}`);
+}
+
+function buildRequestMessage(route: TranscodedRoute, params: ReadonlyMap<string, string>, rawQuery: string, body: unknown): Message {
+  let json: Record<string, unknown>;
+  try {
+    json = route.binding.build(params, rawQuery, body);
+  } catch (err) {
+    if (err instanceof RequestBindingError) throw invalidRequest(err.violations);
+    throw err;
+  }
+  const violations = validateMessageJson(route.input, json, route.validation);
+  if (violations.length > 0) throw invalidRequest(violations);
+  try {
+    return fromJson(route.input, json as never, { registry: route.registry, ignoreUnknownFields: route.validation.allowUnknownFields });
+  } catch (err) {
+    // The validator mirrors fromJson's rules; this only catches what it does not model.
+    throw GatewayError.http(400, 'invalid request', [badRequestDetail([{ field: '', description: (err as Error).message }])]);
+  }
+}
+
+function invalidRequest(violations: readonly { field: string; description: string }[]): GatewayError {
+  const summary = violations
+    .slice(0, 3)
+    .map((v) => (v.field ? `${v.field}: ${v.description}` : v.description))
+    .join('; ');
+  return GatewayError.http(400, `invalid request: ${summary}${violations.length > 3 ? '; …' : ''}`, [badRequestDetail(violations)]);
+}
+
+const jsonOptions = { alwaysEmitImplicit: true } as const;
+
+/** proto3 JSON of the response, or of its response_body field. */
+export function renderResponse(route: TranscodedRoute, response: Message): string {
+  const field = route.responseField;
+  if (!field) return toJsonString(route.output, response as never, { ...jsonOptions, registry: route.registry });
+  const value = (response as unknown as Record<string, unknown>)[field.localName];
+  if (field.fieldKind === 'message') {
+    const sub = field.message as DescMessage;
+    return toJsonString(sub, (value ?? create(sub)) as never, { ...jsonOptions, registry: route.registry });
+  }
+  // Scalars, enums, lists and maps: render the whole message and take the member, so the
+  // field gets exactly the proto3 JSON form (int64 strings, enum names, [] and {}).
+  const whole = JSON.parse(toJsonString(route.output, response as never, { ...jsonOptions, registry: route.registry })) as Record<string, unknown>;
+  return JSON.stringify(whole[field.jsonName] ?? null);
+}
