@@ -123,5 +123,6 @@ function inputOf(request: FastifyRequest): AclInput<RouteSchemas> {
 function overrideMessage(err: unknown, overrides: AclRoute<DescMessage, DescMessage, DescMessage, RouteSchemas>['errors']): unknown {
   if (!(err instanceof GatewayError) || !overrides) return err;
   const message = overrides[err.status as GrpcCodeName];
-  return message === undefined ? err : new GatewayError(err.code, message, err.details, { httpStatus: err.httpStatus, cause: err.cause });
+  // The override replaces the upstream's wording and its details: both describe internals.
+  return message === undefined ? err : new GatewayError(err.code, message, [], { httpStatus: err.httpStatus, cause: err.cause });
 }

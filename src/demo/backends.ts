@@ -10,7 +10,7 @@ export type DemoContext = 'investor' | 'company-selector' | 'market-monitor' | '
 export type DemoAddresses = Record<DemoContext, string>;
 
 export interface DemoBackendOptions {
-  /** Pause between rounds of MarketMonitorService.StreamQuotes updates; 20 ms unless set. */
+  /** Pause between rounds of MarketMonitorService.StreamQuotes updates; 20 ms unless set, 0 for none. */
   readonly streamIntervalMs?: number;
 }
 

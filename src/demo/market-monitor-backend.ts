@@ -72,7 +72,7 @@ export interface QuoteStreamOutcome {
 }
 
 export interface MarketMonitorBackendOptions {
-  /** Pause between rounds of StreamQuotes updates; 20 ms unless set. */
+  /** Pause between rounds of StreamQuotes updates; 20 ms unless set, 0 for none. */
   readonly streamIntervalMs?: number;
   /** Called once per StreamQuotes call when its server-side loop has stopped. */
   readonly onStreamClosed?: (outcome: QuoteStreamOutcome) => void;
@@ -96,7 +96,7 @@ export function marketMonitorBackend(options: MarketMonitorBackendOptions = {}):
         let sent = 0;
         try {
           for (let tick = 0; tick < updates; tick++) {
-            if (tick > 0) await sleep(intervalMs, undefined, { signal });
+            if (tick > 0 && intervalMs > 0) await sleep(intervalMs, undefined, { signal });
             for (const symbol of symbols) {
               yield quoteAt(symbol, tick);
               sent++;

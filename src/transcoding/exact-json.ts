@@ -36,7 +36,7 @@ export function parseJsonExact(text: string): unknown {
 
 // V8 appends an excerpt of the input to some messages ("Unexpected token 'x', "{"a": x}" is not
 // valid JSON"); the excerpt could carry secrets into logs and error bodies, so it is cut off.
-const inputExcerpt = /, ".*is not valid JSON$/s;
+const inputExcerpt = /, (?:\.\.\.)?".*is not valid JSON$/s;
 
 function clientSafeReason(err: unknown): string {
   const message = err instanceof Error ? err.message : '';

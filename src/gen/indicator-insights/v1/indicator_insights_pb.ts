@@ -37,7 +37,7 @@ export type ComputeIndicatorRequest = Message<"indicator_insights.v1.ComputeIndi
   indicator: Indicator;
 
   /**
-   * Number of points to return. 0 means the server default of 14; at most 1000.
+   * Number of points to return, the latest last. 0 means the server default of 14; at most 1000.
    *
    * @generated from field: int32 window = 3;
    */
@@ -213,21 +213,21 @@ export enum Indicator {
   INDICATOR_UNSPECIFIED = 0,
 
   /**
-   * Simple moving average of closing prices over the window.
+   * 20-period simple moving average of closing prices.
    *
    * @generated from enum value: SMA = 1;
    */
   SMA = 1,
 
   /**
-   * Exponential moving average of closing prices over the window.
+   * 20-period exponential moving average of closing prices.
    *
    * @generated from enum value: EMA = 2;
    */
   EMA = 2,
 
   /**
-   * Relative strength index, from 0 to 100.
+   * 14-period relative strength index, from 0 to 100.
    *
    * @generated from enum value: RSI = 3;
    */

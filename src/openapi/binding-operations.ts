@@ -1,0 +1,50 @@
+import type { Catalog } from '../descriptors/catalog.js';
+import type { RouteEntry } from '../transcoding/route-table.js';
+import type { TranscodedRoute } from '../transcoding/route-set.js';
+import { fieldName, type MessageSchemas } from './message-schemas.js';
+import { OperationIds, responses, security, summaryAndDescription, type Operation } from './operations.js';
+import { fieldAt, renderPath, type PathForm, type RenderedPath } from './path-rendering.js';
+import { queryParameters } from './query-parameters.js';
+
+export type BindingEntry = RouteEntry<TranscodedRoute>;
+
+export function renderBindingPath(entry: BindingEntry, schemas: MessageSchemas, form: PathForm): RenderedPath {
+  return renderPath(entry.template, entry.value.input, schemas, form);
+}
+
+/** The operation of one google.api.http binding: operationId <Service>_<Method>, tagged by service. */
+export function bindingOperation(entry: BindingEntry, path: RenderedPath, catalog: Catalog, schemas: MessageSchemas, ids: OperationIds): Operation {
+  const route = entry.value;
+  const method = route.rpc.method;
+  const service = method.parent;
+  const body = bodyOf(entry, catalog);
+  const pathFields = entry.template.variables.map((v) => v.fieldPath.join('.'));
+  const parameters = [...path.parameters, ...queryParameters(route.input, { body, pathFields }, schemas)];
+  const operation: Operation = {
+    operationId: ids.claim(`${service.name}_${method.name}`),
+    tags: [service.name],
+    ...summaryAndDescription(schemas.comment(`${service.typeName}.${method.name}`)),
+    ...(parameters.length > 0 && { parameters }),
+    responses: responses(route.responseField ? schemas.field(route.responseField) : schemas.message(route.output), route.streaming),
+    ...security(route.auth),
+  };
+  if (body === '*') {
+    operation.requestBody = { required: true, content: { 'application/json': { schema: schemas.message(route.input) } } };
+  } else if (body !== undefined) {
+    const field = fieldAt(route.input, [body])!;
+    const description = schemas.comment(fieldName(field));
+    operation.requestBody = {
+      ...(description !== undefined && { description }),
+      required: true,
+      content: { 'application/json': { schema: schemas.field(field) } },
+    };
+  }
+  return operation;
+}
+
+/** The rule's body ('*', a field name or none): the compiled route keeps only whether there is one. */
+function bodyOf(entry: BindingEntry, catalog: Catalog): string | undefined {
+  const rpc = entry.value.rpc.method;
+  const rules = catalog.services.flatMap((s) => s.methods).find((m) => m.method === rpc)?.rules ?? [];
+  return rules.find((r) => r.method === entry.method && r.path === entry.value.label)?.body;
+}

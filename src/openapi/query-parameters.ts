@@ -1,0 +1,57 @@
+import type { DescField, DescMessage } from '@bufbuild/protobuf';
+import { valueTypeOf } from '../transcoding/field-violations.js';
+import { fieldName, scalarSchema, type JsonSchema, type MessageSchemas } from './message-schemas.js';
+import type { OpenApiParameter } from './path-rendering.js';
+
+/** What the binding takes from elsewhere than the query string. */
+export interface QueryExclusions {
+  /** '*' (nothing is left for the query), a top-level field name, or undefined. */
+  readonly body: string | undefined;
+  /** Dotted proto paths bound by the path template. */
+  readonly pathFields: readonly string[];
+}
+
+/**
+ * The query parameters of a binding, as request-binding.ts reads them: every field that the
+ * path and body leave, by JSON name, fields of singular messages flattened as "a.b", repeated
+ * fields as repeated parameters, maps as "labels[key]=value" (deepObject). Repeated and map
+ * fields of messages cannot be set from a query string and are left out.
+ */
+export function queryParameters(input: DescMessage, exclusions: QueryExclusions, schemas: MessageSchemas): OpenApiParameter[] {
+  if (exclusions.body === '*') return [];
+  const bound = new Set(exclusions.pathFields);
+  const parameters: OpenApiParameter[] = [];
+
+  const visit = (message: DescMessage, protoPrefix: string, jsonPrefix: string, ancestors: readonly DescMessage[]): void => {
+    for (const field of message.fields) {
+      const protoPath = protoPrefix + field.name;
+      const name = jsonPrefix + field.jsonName;
+      if (bound.has(protoPath) || (protoPrefix === '' && field.name === exclusions.body)) continue;
+      const type = valueTypeOf(field);
+      if (type.kind === 'any') continue;
+      if (type.kind === 'message') {
+        // Recursive messages are flattened once: a deeper "a.a.a" is possible but not useful.
+        if (field.fieldKind !== 'message' || ancestors.includes(type.message)) continue;
+        visit(type.message, `${protoPath}.`, `${name}.`, [...ancestors, type.message]);
+        continue;
+      }
+      // Wrappers are their scalar here: a query string cannot say null.
+      const element = type.kind === 'scalar' ? scalarSchema(type.scalar) : schemas.element(field);
+      parameters.push(parameter(name, field, element, jsonText.has(type.kind), schemas));
+    }
+  };
+  visit(input, '', '', [input]);
+  return parameters;
+}
+
+/** Types whose query value is JSON text. */
+const jsonText = new Set(['struct', 'value', 'listValue']);
+
+function parameter(name: string, field: DescField, element: JsonSchema, isJsonText: boolean, schemas: MessageSchemas): OpenApiParameter {
+  const comment = schemas.comment(fieldName(field));
+  const common = { name, in: 'query' as const, ...(comment !== undefined && { description: comment }) };
+  if (field.fieldKind === 'list') return { ...common, schema: { type: 'array', items: element }, style: 'form', explode: true };
+  if (field.fieldKind === 'map') return { ...common, schema: { type: 'object', additionalProperties: element }, style: 'deepObject', explode: true };
+  if (isJsonText) return { ...common, content: { 'application/json': { schema: element } } };
+  return { ...common, schema: element };
+}
