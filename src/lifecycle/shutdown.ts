@@ -10,7 +10,8 @@ import type { GatewayConfig } from '../config/schema.js';
  */
 export function drainOnSignals(gateway: Gateway, shutdown: GatewayConfig['shutdown']): void {
   closeWithGrace(
-    { delay: shutdown.delayMs + shutdown.graceMs + 5000, logger: gateway.app.log },
+    // SIGHUP reloads the config (config/watch.ts) instead of stopping the gateway.
+    { delay: shutdown.delayMs + shutdown.graceMs + 5000, logger: gateway.app.log, skip: ['SIGHUP'] },
     async ({ signal, err }) => {
       if (err) gateway.app.log.error({ err }, 'shutting down after an unexpected error');
       else gateway.app.log.info({ signal }, 'shutting down');
@@ -19,16 +20,20 @@ export function drainOnSignals(gateway: Gateway, shutdown: GatewayConfig['shutdo
   );
 }
 
+/** Time for the last stream frames to reach clients before connections are cut. */
+const flushMs = 1000;
+
 export async function drain(gateway: Gateway, { delayMs, graceMs }: GatewayConfig['shutdown']): Promise<void> {
   gateway.readiness.startDraining();
   if (delayMs > 0) await sleep(delayMs);
-  const grace = setTimeout(() => {
-    gateway.streams.endAll('the gateway is shutting down');
-    gateway.app.server.closeAllConnections();
-  }, graceMs);
+  // When the grace period runs out, streams get a last error frame and end; a moment later
+  // any connection still open (a slow unary call) is cut so the process can exit.
+  const endStreams = setTimeout(() => gateway.streams.endAll('the gateway is shutting down'), graceMs);
+  const cutConnections = setTimeout(() => gateway.app.server.closeAllConnections(), graceMs + flushMs);
   try {
     await gateway.app.close();
   } finally {
-    clearTimeout(grace);
+    clearTimeout(endStreams);
+    clearTimeout(cutConnections);
   }
 }

@@ -7,7 +7,7 @@ import type { OpenApiParameter, RenderedPath } from './path-rendering.js';
 
 /** A route module's route (src/contexts/acl-route.ts), as far as the document needs it. */
 export interface HandWrittenRoute {
-  /** Lower-case OpenAPI operation key. */
+  /** Upper-case HTTP method. */
   readonly method: string;
   readonly path: RenderedPath;
   readonly schema: RouteSchema;
@@ -25,8 +25,6 @@ interface RouteSchema {
   operationId?: string;
 }
 
-const operationMethods = new Set(['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace']);
-
 /**
  * Records the routes that declare a public reply message (config.aclReply) as they are
  * added; only routes registered after this call are seen. Health, metrics and docs routes
@@ -42,10 +40,10 @@ export function collectHandWrittenRoutes(app: FastifyInstance): readonly HandWri
     // A "/" route under a prefix is registered with and without the trailing slash.
     const url = options.url.length > 1 ? options.url.replace(/\/$/, '') : options.url;
     const path = openApiPath(url);
-    // The schema has TypeBox's symbol keys; a JSON copy is the plain JSON Schema.
+    // A JSON copy keeps only the JSON Schema keywords, without TypeBox's hidden ones.
     const schema = JSON.parse(JSON.stringify(options.schema ?? {})) as RouteSchema;
-    for (const method of [options.method].flat().map((m) => m.toLowerCase())) {
-      if (method === 'head' || !operationMethods.has(method) || seen.has(`${method} ${url}`)) continue;
+    for (const method of [options.method].flat().map((m) => m.toUpperCase())) {
+      if (method === 'HEAD' || seen.has(`${method} ${url}`)) continue;
       seen.add(`${method} ${url}`);
       routes.push({ method, path: { path, parameters: parametersOf(schema) }, schema, auth: options.config?.auth, reply });
     }
@@ -56,7 +54,7 @@ export function collectHandWrittenRoutes(app: FastifyInstance): readonly HandWri
 export function handWrittenOperation(route: HandWrittenRoute, path: RenderedPath, schemas: MessageSchemas, ids: OperationIds): Operation {
   const { schema } = route;
   const operation: Operation = {
-    operationId: ids.claim(schema.operationId ?? `${route.method}${path.path.replace(/[^A-Za-z0-9]+/g, '_').replace(/_$/, '')}`),
+    operationId: ids.claim(schema.operationId ?? `${route.method.toLowerCase()}${path.path.replace(/[^A-Za-z0-9]+/g, '_').replace(/_$/, '')}`),
     tags: schema.tags ?? [],
     ...(schema.summary !== undefined && { summary: schema.summary }),
     ...(schema.description !== undefined && { description: schema.description }),

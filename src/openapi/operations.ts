@@ -49,7 +49,7 @@ const errorResponse = { description: 'Error', content: { 'application/json': { s
 
 /** The 200 answer and the error envelope; a stream is NDJSON, or SSE when the client accepts it. */
 export function responses(schema: JsonSchema, streaming: boolean): Operation['responses'] {
-  const ok = streaming
+  const ok: Operation['responses'][string] = streaming
     ? {
         description: 'A stream of messages: NDJSON lines, or Server-Sent Events when the request accepts text/event-stream.',
         content: { 'application/x-ndjson': { schema }, 'text/event-stream': { schema } },
@@ -65,12 +65,12 @@ export function security(auth: AuthModeName | undefined): Pick<Operation, 'secur
   return {};
 }
 
-/** The first sentence of a comment as summary, the whole comment as description. */
+/** The first sentence of a comment as summary, the whole comment as description when it says more. */
 export function summaryAndDescription(comment: string | undefined): Pick<Operation, 'summary' | 'description'> {
   if (comment === undefined) return {};
   const paragraph = comment.split(/\n\s*\n/)[0]!.replace(/\s+/g, ' ').trim();
-  const sentence = /^(.+?\.)(?:\s|$)/.exec(paragraph)?.[1] ?? paragraph;
-  return { summary: sentence, description: comment };
+  const summary = /^(.+?\.)(?:\s|$)/.exec(paragraph)?.[1] ?? paragraph;
+  return summary === comment ? { summary } : { summary, description: comment };
 }
 
 /** Keeps operationIds unique across the document by numbering repeats. */

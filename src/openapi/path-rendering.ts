@@ -37,7 +37,7 @@ export function renderPath(template: PathTemplate, input: DescMessage, schemas: 
   let anonymous = 0;
   const wildcard = (segment: TemplateSegment): string => {
     const name = `wildcard_${++anonymous}`;
-    parameters.push({ name, in: 'path', required: true, description: wildcardDescription(segment, 'no request field receives it'), schema: { type: 'string' } });
+    parameters.push({ name, in: 'path', required: true, description: `${matches(segment)}; no request field receives it.`, schema: { type: 'string' } });
     return `{${name}}`;
   };
 
@@ -64,8 +64,8 @@ export function renderPath(template: PathTemplate, input: DescMessage, schemas: 
         }
         const name = `${capture.key}_${++part}`;
         parts.push(`{${name}}`);
-        const role = `part ${part} of ${capture.key} (${patternText(covered)})`;
-        parameters.push({ name, in: 'path', required: true, description: joinText(comment, wildcardDescription(segment, role)), schema: { type: 'string' } });
+        const role = `Wildcard ${part} of \`${capture.key}=${patternText(covered)}\`: ${matches(segment).toLowerCase()}.`;
+        parameters.push({ name, in: 'path', required: true, description: joinText(comment, role), schema: { type: 'string' } });
       }
     }
     i = capture.end;
@@ -97,8 +97,8 @@ function variableParameter(
   return { ...parameter, description: joinText(comment, note), schema: { type: 'string', pattern: patternRegex(covered) } };
 }
 
-function wildcardDescription(segment: TemplateSegment, role: string): string {
-  return segment.kind === 'double-star' ? `Any rest of the path, "/" included and unescaped (${role}).` : `One path segment (${role}).`;
+function matches(segment: TemplateSegment): string {
+  return segment.kind === 'double-star' ? 'Any rest of the path, "/" included and unescaped' : 'One path segment';
 }
 
 function patternText(segments: readonly TemplateSegment[]): string {

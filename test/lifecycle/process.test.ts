@@ -1,0 +1,191 @@
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { create, type DescMessage } from '@bufbuild/protobuf';
+import type * as grpc from '@grpc/grpc-js';
+import { buildFileRegistry } from '../../src/descriptors/file-registry.js';
+import { loadProtoSources } from '../../src/descriptors/proto-files.js';
+import { startGrpcServer, type RunningGrpcServer } from '../../src/demo/grpc-server.js';
+import { repoRoot } from '../support/gateway.js';
+
+/*
+ * The gateway as operators run it: a real process started the way `npm start -- --config`
+ * starts it, signalled with SIGTERM, against a real grpc-js upstream on loopback.
+ */
+
+const fixtures = path.join(repoRoot, 'test/fixtures/protos');
+const registry = buildFileRegistry(loadProtoSources([fixtures], ['lifecycle/v1/slow.proto']));
+const service = registry.getService('lifecycle.v1.SlowService')!;
+const responseSchema = registry.getMessage('lifecycle.v1.WaitResponse') as DescMessage;
+
+let upstream: RunningGrpcServer;
+let tmp: string;
+
+before(async () => {
+  const impl: grpc.UntypedServiceImplementation = {
+    wait: (call: grpc.ServerUnaryCall<{ delayMs: number }, unknown>, callback: grpc.sendUnaryData<unknown>) => {
+      setTimeout(() => callback(null, create(responseSchema, { waitedMs: call.request.delayMs })), call.request.delayMs);
+    },
+    ticks: (call: grpc.ServerWritableStream<{ delayMs: number }, unknown>) => {
+      const timer = setInterval(() => call.write(create(responseSchema, { waitedMs: call.request.delayMs })), call.request.delayMs);
+      call.on('cancelled', () => clearInterval(timer));
+      call.on('close', () => clearInterval(timer));
+    },
+  };
+  upstream = await startGrpcServer([{ service, impl } as never]);
+  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'portico-lifecycle-'));
+});
+
+after(async () => {
+  await upstream.close();
+  fs.rmSync(tmp, { recursive: true, force: true });
+});
+
+function writeConfig(name: string, text: string): string {
+  const file = path.join(tmp, name);
+  fs.writeFileSync(file, text);
+  return file;
+}
+
+function validConfig(extra = ''): string {
+  return `server: { port: 0, host: 127.0.0.1 }
+shutdown: { delayMs: 400, graceMs: 1500 }
+protos: { includeDirs: [${fixtures}] }
+services:
+  - { name: slow, protoFiles: [lifecycle/v1/slow.proto], service: lifecycle.v1.SlowService, address: "${upstream.address}" }
+${extra}`;
+}
+
+interface Running {
+  child: ChildProcess;
+  url: string;
+  exit: Promise<number | null>;
+  output: () => string;
+}
+
+function runGateway(args: string[]): Running {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts', ...args], { cwd: repoRoot, env: { ...process.env, PORT: '' } });
+  let output = '';
+  child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { child, url: '', exit, output: () => output };
+}
+
+async function startGateway(configFile: string): Promise<Running> {
+  const running = runGateway(['--config', configFile]);
+  const deadline = Date.now() + 20_000;
+  while (Date.now() < deadline) {
+    const match = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(running.output());
+    if (match) return { ...running, url: match[1]! };
+    if (running.child.exitCode !== null) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  running.child.kill('SIGKILL');
+  throw new Error(`gateway did not start:\n${running.output()}`);
+}
+
+describe('the gateway process', () => {
+  test('--check-config accepts a valid config and exits 0 without listening', async () => {
+    const run = runGateway(['--config', writeConfig('ok.yaml', validConfig()), '--check-config']);
+    assert.equal(await run.exit, 0);
+    assert.match(run.output(), /config OK: 1 services, 2 HTTP bindings/);
+  });
+
+  test('a bad config stops start-up with a message naming each bad key', async () => {
+    const bad = `server: { port: "eighty" }
+services:
+  - { name: Bad_Name, protoFiles: [], service: nope, address: "not an address" }
+`;
+    const run = runGateway(['--config', writeConfig('bad.yaml', bad), '--check-config']);
+    assert.equal(await run.exit, 1);
+    const output = run.output();
+    assert.match(output, /server\.port: must be integer/);
+    assert.match(output, /services\[0\]\.name: has an invalid format/);
+    assert.match(output, /services\[0\]\.protoFiles:/);
+    assert.match(output, /services\[0\]\.service: has an invalid format/);
+    assert.match(output, /services\[0\]\.address: has an invalid format \(expected host:port or dns:\/\/\/host:port\)/);
+  });
+
+  test('a service missing from its proto files is named at start-up', async () => {
+    const config = validConfig().replace('lifecycle.v1.SlowService', 'lifecycle.v1.Missing');
+    const run = runGateway(['--config', writeConfig('missing.yaml', config), '--check-config']);
+    assert.equal(await run.exit, 1);
+    assert.match(run.output(), /services\[0\]\.service: lifecycle\.v1\.Missing is not defined in lifecycle\/v1\/slow\.proto/);
+  });
+
+  test('SIGTERM turns readiness to 503, lets the request in flight finish, and exits 0', async () => {
+    const gateway = await startGateway(writeConfig('run.yaml', validConfig()));
+    assert.equal((await fetch(`${gateway.url}/readyz`)).status, 200);
+    const inFlight = fetch(`${gateway.url}/v1/wait/900`);
+    await new Promise((r) => setTimeout(r, 150));
+    gateway.child.kill('SIGTERM');
+    await new Promise((r) => setTimeout(r, 100));
+    // Within shutdown.delayMs the listener still serves, but readiness already says draining.
+    assert.equal((await fetch(`${gateway.url}/readyz`)).status, 503);
+    const response = await inFlight;
+    assert.equal(response.status, 200);
+    assert.deepEqual(await response.json(), { waitedMs: 900 });
+    assert.equal(await gateway.exit, 0);
+    await assert.rejects(fetch(`${gateway.url}/healthz`));
+  });
+
+  test('SIGTERM ends an open stream when the grace period runs out, then exits 0', async () => {
+    const gateway = await startGateway(writeConfig('stream.yaml', validConfig()));
+    const response = await fetch(`${gateway.url}/v1/ticks/50`);
+    assert.equal(response.status, 200);
+    const started = Date.now();
+    gateway.child.kill('SIGTERM');
+    const body = await response.text();
+    const lines = body.trim().split('\n');
+    const last = JSON.parse(lines.at(-1)!) as { error: { code: number; status: string } };
+    assert.equal(last.error.status, 'UNAVAILABLE');
+    assert.equal(last.error.code, 503);
+    assert.ok(lines.length > 5, 'messages kept flowing during the delay and the grace period');
+    assert.equal(await gateway.exit, 0);
+    assert.ok(Date.now() - started >= 1500, 'the stream lasted through delayMs and graceMs');
+  });
+
+  test('a config change is picked up without a restart, and a broken one is refused', async () => {
+    const file = writeConfig('reload.yaml', validConfig());
+    const gateway = await startGateway(file);
+    try {
+      assert.equal((await fetch(`${gateway.url}/readyz`).then((r) => r.json()) as { routesVersion: number }).routesVersion, 1);
+      fs.writeFileSync(file, validConfig().replace('delayMs: 400', 'delayMs: 0') + '\n# changed\n');
+      gateway.child.kill('SIGHUP');
+      await waitFor(async () => ((await fetch(`${gateway.url}/readyz`).then((r) => r.json())) as { routesVersion: number }).routesVersion === 2);
+      fs.writeFileSync(file, validConfig().replace('lifecycle/v1/slow.proto]', 'lifecycle/v1/absent.proto]'));
+      gateway.child.kill('SIGHUP');
+      await waitFor(async () => gateway.output().includes('config reload rejected'));
+      const still = await fetch(`${gateway.url}/v1/wait/1`);
+      assert.equal(still.status, 200);
+    } finally {
+      gateway.child.kill('SIGTERM');
+      await gateway.exit;
+    }
+  });
+});
+
+describe('npm run routes', () => {
+  test('lists every binding with its RPC', async () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/routes.ts', '--config', writeConfig('routes.yaml', validConfig())], { cwd: repoRoot });
+    let output = '';
+    child.stdout.on('data', (c: Buffer) => (output += c.toString()));
+    const code = await new Promise((resolve) => child.on('exit', resolve));
+    assert.equal(code, 0);
+    assert.match(output, /GET\s+\/v1\/wait\/\{delay_ms\}\s+lifecycle\.v1\.SlowService\.Wait/);
+    assert.match(output, /GET\s+\/v1\/ticks\/\{delay_ms\}\s+lifecycle\.v1\.SlowService\.Ticks \(server stream\)/);
+  });
+});
+
+async function waitFor(check: () => Promise<boolean>, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error('condition not met in time');
+}
