@@ -1,3 +1,4 @@
+import http from 'node:http';
 import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { GatewayConfig } from './config/schema.js';
 import { registerContext, type BoundedContext } from './contexts/acl-route.js';
@@ -34,8 +35,12 @@ export interface Gateway {
   metrics: GatewayMetrics;
 }
 
-/** Methods the catch-all takes; OPTIONS is left to CORS preflight handling. */
-const transcodedMethods = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'];
+/**
+ * Methods the catch-all takes: every method Node parses, so HttpRule `custom` kinds work
+ * after a reload too, except OPTIONS (CORS preflight), CONNECT and TRACE.
+ */
+const transcodedMethods = http.METHODS.filter((m) => m !== 'OPTIONS' && m !== 'CONNECT' && m !== 'TRACE');
+const bodylessMethods = new Set(['GET', 'HEAD', 'DELETE']);
 
 /** JSON and any +json media type, with parameters such as charset. */
 const jsonMediaType = /^application\/(?:[\w.-]+\+)?json\s*(?:;.*)?$/i;
@@ -99,6 +104,9 @@ export async function buildApp(config: GatewayConfig, options: BuildOptions = {}
     });
   }
 
+  for (const method of transcodedMethods) {
+    if (!app.supportedMethods.includes(method)) app.addHttpMethod(method, { hasBody: !bodylessMethods.has(method) });
+  }
   const transcode = createTranscodeHandler({ routes: () => live.current.routes, authenticate: app.authenticate, calls, streams });
   app.route({
     method: transcodedMethods,

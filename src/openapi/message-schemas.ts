@@ -34,11 +34,23 @@ const scalars: Record<ScalarType, JsonSchema> = {
   [ScalarType.BYTES]: { type: 'string', format: 'byte', contentEncoding: 'base64' },
 };
 
-export function scalarSchema(scalar: ScalarType): JsonSchema {
+function scalarSchema(scalar: ScalarType): JsonSchema {
   return { ...scalars[scalar] };
 }
 
 /** Wrappers are their scalar in JSON, and null stands for an unset wrapper. */
+const wrappers: Record<string, ScalarType> = {
+  'google.protobuf.DoubleValue': ScalarType.DOUBLE,
+  'google.protobuf.FloatValue': ScalarType.FLOAT,
+  'google.protobuf.Int64Value': ScalarType.INT64,
+  'google.protobuf.UInt64Value': ScalarType.UINT64,
+  'google.protobuf.Int32Value': ScalarType.INT32,
+  'google.protobuf.UInt32Value': ScalarType.UINT32,
+  'google.protobuf.BoolValue': ScalarType.BOOL,
+  'google.protobuf.StringValue': ScalarType.STRING,
+  'google.protobuf.BytesValue': ScalarType.BYTES,
+};
+
 function nullable(scalar: ScalarType): JsonSchema {
   const schema = scalarSchema(scalar);
   return { ...schema, type: [schema['type'], 'null'] };
@@ -59,15 +71,7 @@ const wellKnown: Record<string, () => JsonSchema> = {
     required: ['@type'],
     additionalProperties: true,
   }),
-  'google.protobuf.DoubleValue': () => nullable(ScalarType.DOUBLE),
-  'google.protobuf.FloatValue': () => nullable(ScalarType.FLOAT),
-  'google.protobuf.Int64Value': () => nullable(ScalarType.INT64),
-  'google.protobuf.UInt64Value': () => nullable(ScalarType.UINT64),
-  'google.protobuf.Int32Value': () => nullable(ScalarType.INT32),
-  'google.protobuf.UInt32Value': () => nullable(ScalarType.UINT32),
-  'google.protobuf.BoolValue': () => nullable(ScalarType.BOOL),
-  'google.protobuf.StringValue': () => nullable(ScalarType.STRING),
-  'google.protobuf.BytesValue': () => nullable(ScalarType.BYTES),
+  ...Object.fromEntries(Object.entries(wrappers).map(([name, scalar]) => [name, () => nullable(scalar)])),
 };
 
 /**
@@ -118,6 +122,12 @@ export class MessageSchemas {
         if (field.enum) return this.enum(field.enum);
         return scalarSchema(field.scalar);
     }
+  }
+
+  /** As element(), for a value sent in the URL: a wrapper is its bare scalar there, as a URL cannot say null. */
+  urlElement(field: DescField): JsonSchema {
+    const wrapped = field.message && wrappers[field.message.typeName];
+    return wrapped === undefined ? this.element(field) : scalarSchema(wrapped);
   }
 
   enum(desc: DescEnum): JsonSchema {

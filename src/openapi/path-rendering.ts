@@ -88,7 +88,7 @@ function variableParameter(
 ): OpenApiParameter {
   const parameter = { name: capture.key, in: 'path' as const, required: true };
   if (isPlainVariable(covered)) {
-    const schema = field ? schemas.element(field) : { type: 'string' };
+    const schema = field ? schemas.urlElement(field) : { type: 'string' };
     return { ...parameter, ...(comment !== undefined && { description: comment }), schema };
   }
   const note = capture.multiSegment

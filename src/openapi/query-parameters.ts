@@ -1,6 +1,6 @@
 import type { DescField, DescMessage } from '@bufbuild/protobuf';
 import { valueTypeOf } from '../transcoding/field-violations.js';
-import { fieldName, scalarSchema, type JsonSchema, type MessageSchemas } from './message-schemas.js';
+import { fieldName, type JsonSchema, type MessageSchemas } from './message-schemas.js';
 import type { OpenApiParameter } from './path-rendering.js';
 
 /** What the binding takes from elsewhere than the query string. */
@@ -35,9 +35,7 @@ export function queryParameters(input: DescMessage, exclusions: QueryExclusions,
         visit(type.message, `${protoPath}.`, `${name}.`, [...ancestors, type.message]);
         continue;
       }
-      // Wrappers are their scalar here: a query string cannot say null.
-      const element = type.kind === 'scalar' ? scalarSchema(type.scalar) : schemas.element(field);
-      parameters.push(parameter(name, field, element, jsonText.has(type.kind), schemas));
+      parameters.push(parameter(name, field, schemas.urlElement(field), jsonText.has(type.kind), schemas));
     }
   };
   visit(input, '', '', [input]);

@@ -672,10 +672,13 @@ describe('validateMessageJson properties', () => {
     const mutation = (keys: string[]) => fc.array(fc.tuple(fc.constantFrom(...keys), junkArb), { maxLength: 3 });
     fc.assert(
       fc.property(orderArb, mutation(orderKeys), mutation(scalarsKeys), mutation(wrappersKeys), fc.boolean(), (json, top, scalars, wrappers, allowUnknownFields) => {
-        const order: Record<string, unknown> = { ...json, scalars: { ...(json['scalars'] as object) }, wrappers: { ...(json['wrappers'] as object) } };
+        // Fresh objects: the arbitraries' values are shared between runs and must not change.
+        const order: Record<string, unknown> = {
+          ...json,
+          scalars: Object.fromEntries([...Object.entries(json['scalars'] ?? {}), ...scalars]),
+          wrappers: Object.fromEntries([...Object.entries(json['wrappers'] ?? {}), ...wrappers]),
+        };
         for (const [key, value] of top) order[key] = value;
-        for (const [key, value] of scalars) if (typeof order['scalars'] === 'object' && order['scalars'] !== null) (order['scalars'] as Record<string, unknown>)[key] = value;
-        for (const [key, value] of wrappers) if (typeof order['wrappers'] === 'object' && order['wrappers'] !== null) (order['wrappers'] as Record<string, unknown>)[key] = value;
         const violations = check(order, { allowUnknownFields, registry });
         if (violations.length === 0) fromJson(Order, order as JsonValue, { registry, ignoreUnknownFields: allowUnknownFields });
       }),
