@@ -2,7 +2,7 @@ import http from 'node:http';
 import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { GatewayConfig } from './config/schema.js';
 import { registerContext, type BoundedContext } from './contexts/acl-route.js';
-import { clientErrorHandler, installErrorHandling } from './errors/error-handler.js';
+import { clientErrorHandler, frameworkErrorHandler, installErrorHandling } from './errors/error-handler.js';
 import { GatewayError } from './errors/gateway-error.js';
 import { healthRoutes } from './lifecycle/health-routes.js';
 import { LiveRoutes } from './lifecycle/live-routes.js';
@@ -54,6 +54,7 @@ export async function buildApp(config: GatewayConfig, options: BuildOptions = {}
     logController: new LogController({ requestIdLogLabel: 'requestId', disableRequestLogging: true }),
     bodyLimit: config.server.bodyLimit,
     clientErrorHandler,
+    frameworkErrors: frameworkErrorHandler,
     forceCloseConnections: 'idle',
     return503OnClosing: true,
   });
@@ -73,7 +74,7 @@ export async function buildApp(config: GatewayConfig, options: BuildOptions = {}
   const live = new LiveRoutes(config, metrics, app.log);
   const readiness = new Readiness(() => live.current.version);
   const streams = new ActiveStreams();
-  const calls = new CallContextFactory(config.metadata.forwardHeaders);
+  const calls = new CallContextFactory(config.metadata.forwardHeaders, Object.values(config.auth.jwt?.forwardClaims ?? {}));
 
   await app.register(httpObservability, { metrics });
   await app.register(corsPlugin, { cors: config.cors });

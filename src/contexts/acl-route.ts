@@ -87,7 +87,7 @@ export async function registerContext(app: FastifyInstance, context: BoundedCont
             const target = deps.upstream(context.service);
             if (!target) throw GatewayError.http(503, `the ${context.name} service is not configured`);
             const message = create(route.rpc.input, route.toRequest(inputOf(request)));
-            const ctx = deps.calls.forCall(request, request.identity, route.timeoutMs ?? target.timeoutMs);
+            const ctx = deps.calls.forCall(request, reply, request.identity, route.timeoutMs ?? target.timeoutMs);
             let response;
             try {
               response = await deps.calls.observe(request, target.upstream.unary(rpc, message, ctx));

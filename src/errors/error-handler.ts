@@ -36,6 +36,16 @@ function fieldPath(context: string, instancePath: string, params: Record<string,
   return field || context;
 }
 
+/**
+ * Errors Fastify's router raises before any hook runs, such as a malformed percent-escape in the
+ * path (FST_ERR_BAD_URL): the envelope and the X-Request-ID header like every other response.
+ */
+export function frameworkErrorHandler(err: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  reply.header('x-request-id', request.id);
+  const gatewayError = err.code === 'FST_ERR_BAD_URL' ? GatewayError.http(400, 'malformed path: invalid percent-encoding') : GatewayError.from(err);
+  sendError(request, reply, gatewayError);
+}
+
 export function sendError(request: FastifyRequest, reply: FastifyReply, err: GatewayError): FastifyReply {
   if (err.httpStatus >= 500) request.log.error({ err: err.cause ?? err, status: err.status }, err.message);
   else request.log.debug({ err: err.cause ?? err, status: err.status }, err.message);

@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import type { GatewayMetrics } from './metrics.js';
 
@@ -13,6 +13,9 @@ declare module 'fastify' {
 
 export const unmatchedLabel = 'unmatched';
 
+/** nginx's "client closed request": the status recorded when the client hangs up first. */
+const clientClosedStatus = 499;
+
 /**
  * Per request: the X-Request-ID echo, one access log line and the request metrics.
  * Fastify's own two request log lines are turned off in favour of this one.
@@ -21,25 +24,38 @@ async function httpObservability(app: FastifyInstance, { metrics }: { metrics: G
   app.decorateRequest('routeLabel', '');
   app.decorateRequest('upstreamCode', '');
 
-  app.addHook('onRequest', async (request, reply) => {
-    reply.header('x-request-id', request.id);
-  });
-
-  app.addHook('onResponse', async (request, reply) => {
+  const completed = new WeakSet<FastifyRequest>();
+  const record = (request: FastifyRequest, status: number, elapsedMs: number): void => {
+    if (completed.has(request)) return;
+    completed.add(request);
     const route = request.routeLabel || (request.is404 ? unmatchedLabel : (request.routeOptions.url ?? unmatchedLabel));
-    const seconds = reply.elapsedTime / 1000;
-    metrics.requestFinished(route, request.method, reply.statusCode, seconds);
+    const seconds = elapsedMs / 1000;
+    metrics.requestFinished(route, request.method, status, seconds);
     request.log.info(
       {
         method: request.method,
         route,
-        status: reply.statusCode,
-        latencyMs: Math.round(reply.elapsedTime * 100) / 100,
+        status,
+        latencyMs: Math.round(elapsedMs * 100) / 100,
         ...(request.upstreamCode && { upstreamCode: request.upstreamCode }),
       },
       'request completed',
     );
+  };
+
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+    // Fastify runs onResponse only for responses that finished; a client that hangs up first
+    // still gets its access line and metric, as 499 (a turn later, once the cancelled upstream
+    // call has reported its code).
+    reply.raw.once('close', () => {
+      if (reply.raw.writableFinished) return;
+      const elapsedMs = reply.elapsedTime;
+      setImmediate(() => record(request, clientClosedStatus, elapsedMs));
+    });
   });
+
+  app.addHook('onResponse', async (request, reply) => record(request, reply.statusCode, reply.elapsedTime));
 }
 
 export default fp(httpObservability, { name: 'portico-http-observability' });

@@ -92,7 +92,7 @@ export class MessageSchemas {
   message(desc: DescMessage): JsonSchema {
     const special = wellKnown[desc.typeName];
     if (special) return special();
-    if (!(desc.typeName in this.components)) {
+    if (!Object.hasOwn(this.components, desc.typeName)) {
       // Registered before its fields are visited, so a field referring back to it stops here.
       this.components[desc.typeName] = {};
       this.components[desc.typeName] = this.#objectSchema(desc);
@@ -132,7 +132,7 @@ export class MessageSchemas {
 
   enum(desc: DescEnum): JsonSchema {
     if (desc.typeName === 'google.protobuf.NullValue') return { type: 'null' };
-    if (!(desc.typeName in this.components)) {
+    if (!Object.hasOwn(this.components, desc.typeName)) {
       const description = this.annotations.comments.get(desc.typeName);
       this.components[desc.typeName] = {
         type: 'string',

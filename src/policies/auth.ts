@@ -3,6 +3,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import type { AuthModeName, JwtConfig } from '../config/schema.js';
 import { GatewayError } from '../errors/gateway-error.js';
+import { GrpcStatus } from '../errors/status-codes.js';
 import type { Identity } from '../upstreams/call-context.js';
 
 export type Authenticate = (request: FastifyRequest, mode: AuthModeName) => Promise<Identity | undefined>;
@@ -43,7 +44,7 @@ async function authPlugin(app: FastifyInstance, { jwt }: { jwt: JwtConfig | unde
   const authenticate: Authenticate = async (request, mode) => {
     if (mode === 'none') return undefined;
     if (mode === 'optional' && request.headers.authorization === undefined) return undefined;
-    if (!jwt) throw new GatewayError(13, 'authentication is required but auth.jwt is not configured');
+    if (!jwt) throw new GatewayError(GrpcStatus.INTERNAL, 'authentication is required but auth.jwt is not configured');
     let payload: Record<string, unknown>;
     try {
       payload = await request.jwtVerify<Record<string, unknown>>();

@@ -52,6 +52,8 @@ interface FieldPlan {
 
 interface MessagePlan {
   readonly desc: DescMessage;
+  /** How a value of this message type is checked: as fields, or in its well-known JSON form. */
+  readonly asValue: ValueType;
   /** By proto name and by JSON name. */
   readonly byKey: ReadonlyMap<string, FieldPlan>;
   readonly fields: readonly FieldPlan[];
@@ -72,7 +74,7 @@ export function validateMessageJson(desc: DescMessage, json: unknown, options: V
     options,
     required: required !== undefined && required.size > 0 ? requiredPlansFor(required) : undefined,
   };
-  const type = messageValueType(desc);
+  const type = planOf(desc).asValue;
   if (json === null && type.kind !== 'value') report(ctx, `expected an object (${desc.typeName})`);
   else checkValue(type, json, ctx);
   return ctx.violations ?? noViolations;
@@ -132,7 +134,7 @@ function checkMessage(plan: MessagePlan, json: unknown, ctx: Context, skipTypeKe
       continue;
     }
     enter(ctx, field.jsonName, PathKind.Field);
-    // Both spellings of one field: reported at the proto-name key, checked via the JSON-name key.
+    // Both spellings of one field: reported once, at the proto-name key; both values are checked.
     const twice = key !== field.jsonName && Object.hasOwn(json, field.jsonName);
     if (twice) report(ctx, 'field is set twice, by its proto name and its JSON name');
     else if (field.earlierOneofPeers.length > 0 && (value !== null || field.nullSetsOneof)) checkOneof(field, json, ctx);
@@ -244,9 +246,10 @@ function checkAny(json: unknown, ctx: Context): void {
     if (ctx.options.registry !== undefined) reportAt(ctx, '@type', `unknown type ${quote(typeUrl as string)}`);
     return;
   }
-  const type = messageValueType(desc);
+  const plan = planOf(desc);
+  const type = plan.asValue;
   if (type.kind === 'message') {
-    checkMessage(planOf(desc), json, ctx, true);
+    checkMessage(plan, json, ctx, true);
     return;
   }
   // Types with their own JSON form are wrapped: {"@type": ..., "value": <that form>}.
@@ -494,9 +497,10 @@ function timestampProblem(value: string): string | undefined {
   if (month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) return timestampExpected;
   if (Number(m[4]) > 23 || Number(m[5]) > 59 || Number(m[6]) > 59) return timestampExpected;
   if (m[7] !== undefined && (Number(m[7]) > 23 || Number(m[8]) > 59)) return timestampExpected;
+  // Only the first and last year can cross the range once the offset is applied.
+  if (year > 1 && year < 9999) return undefined;
   // Parsed the way fromJson does: the fraction dropped, the offset applied.
   const ms = Date.parse(value.replace(/\.\d+/, ''));
-  if (Number.isNaN(ms)) return timestampExpected;
   return ms < timestampMsMin || ms > timestampMsMax ? 'timestamp out of range (years 0001 to 9999)' : undefined;
 }
 
@@ -581,7 +585,7 @@ function compilePlan(desc: DescMessage): MessagePlan {
     if (oneof === undefined) continue;
     for (let j = 0; j < i; j++) if (fields[j]!.field.oneof === oneof) plan.earlierOneofPeers.push(fields[j]!);
   }
-  return { desc, byKey, fields };
+  return { desc, asValue: messageValueType(desc), byKey, fields };
 }
 
 /** The type of a field's value: the field itself, or its list items or map values. */

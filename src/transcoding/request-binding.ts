@@ -307,36 +307,15 @@ class CompiledBinding implements RequestBinding {
       mapKey = key.slice(bracket + 1, -1);
     }
 
-    let message = this.root;
-    let bound: BoundNode | undefined = this.bound;
+    const nodes = this.resolveQueryKey(fieldPath, key, violations);
+    if (nodes === undefined) return;
+    // Written only once the whole key resolved, so an unknown key leaves no empty objects behind.
     let target = result;
     let jsonPath = '';
-    for (let start = 0; ; ) {
-      const dot = fieldPath.indexOf('.', start);
-      const name = dot === -1 ? fieldPath.slice(start) : fieldPath.slice(start, dot);
-      const node = message.fields.get(name);
-      if (node === undefined) {
-        if (!this.allowUnknownFields) violations.push({ field: key, description: 'unknown query parameter' });
-        return;
-      }
-      jsonPath = start === 0 ? node.jsonName : `${jsonPath}.${node.jsonName}`;
-      if (this.wholeBody || (start === 0 && node === this.bodyField)) {
-        violations.push({ field: jsonPath, description: 'field is bound by the body' });
-        return;
-      }
-      bound = bound?.children.get(node.field);
-      if (bound?.bound === true) {
-        violations.push({ field: jsonPath, description: 'field is bound by the path' });
-        return;
-      }
-      if (dot === -1) {
-        this.bindQueryValue(target, node, mapKey, text, jsonPath, violations);
-        return;
-      }
-      if (node.child === undefined) {
-        violations.push({ field: jsonPath, description: 'only fields of singular messages can be set by query parameters' });
-        return;
-      }
+    const last = nodes.length - 1;
+    for (let i = 0; i < last; i++) {
+      const node = nodes[i]!;
+      jsonPath = i === 0 ? node.jsonName : `${jsonPath}.${node.jsonName}`;
       if (this.reportOneofPeer(target, node, jsonPath, violations)) return;
       // Objects reachable here were made by this binding (the body is out of reach), so no copy.
       let child = target[node.jsonName];
@@ -345,6 +324,41 @@ class CompiledBinding implements RequestBinding {
         setOwn(target, node.jsonName, child);
       }
       target = child as Record<string, unknown>;
+    }
+    const leaf = nodes[last]!;
+    this.bindQueryValue(target, leaf, mapKey, text, last === 0 ? leaf.jsonName : `${jsonPath}.${leaf.jsonName}`, violations);
+  }
+
+  /** The fields a dotted query key names, or undefined (with any violation reported). */
+  private resolveQueryKey(fieldPath: string, key: string, violations: FieldViolation[]): FieldNode[] | undefined {
+    const nodes: FieldNode[] = [];
+    let message = this.root;
+    let bound: BoundNode | undefined = this.bound;
+    let jsonPath = '';
+    for (let start = 0; ; ) {
+      const dot = fieldPath.indexOf('.', start);
+      const name = dot === -1 ? fieldPath.slice(start) : fieldPath.slice(start, dot);
+      const node = message.fields.get(name);
+      if (node === undefined) {
+        if (!this.allowUnknownFields) violations.push({ field: key, description: 'unknown query parameter' });
+        return undefined;
+      }
+      nodes.push(node);
+      jsonPath = start === 0 ? node.jsonName : `${jsonPath}.${node.jsonName}`;
+      if (this.wholeBody || (start === 0 && node === this.bodyField)) {
+        violations.push({ field: jsonPath, description: 'field is bound by the body' });
+        return undefined;
+      }
+      bound = bound?.children.get(node.field);
+      if (bound?.bound === true) {
+        violations.push({ field: jsonPath, description: 'field is bound by the path' });
+        return undefined;
+      }
+      if (dot === -1) return nodes;
+      if (node.child === undefined) {
+        violations.push({ field: jsonPath, description: 'only fields of singular messages can be set by query parameters' });
+        return undefined;
+      }
       message = node.child;
       start = dot + 1;
     }
@@ -358,17 +372,19 @@ class CompiledBinding implements RequestBinding {
     jsonPath: string,
     violations: FieldViolation[],
   ): void {
+    if (node.role === 'message') {
+      violations.push({ field: jsonPath, description: `a message cannot be set as a whole; set its fields, e.g. "${jsonPath}.<field>="` });
+      return;
+    }
+    if (node.role === 'unsupported') {
+      violations.push({ field: jsonPath, description: 'field cannot be set by a query parameter' });
+      return;
+    }
     if (mapKey !== undefined && node.role !== 'map') {
       violations.push({ field: jsonPath, description: 'field is not a map' });
       return;
     }
     switch (node.role) {
-      case 'message':
-        violations.push({ field: jsonPath, description: `a message cannot be set as a whole; set its fields, e.g. "${jsonPath}.<field>="` });
-        return;
-      case 'unsupported':
-        violations.push({ field: jsonPath, description: 'field cannot be set by a query parameter' });
-        return;
       case 'leaf': {
         if (this.reportOneofPeer(target, node, jsonPath, violations)) return;
         if (Object.hasOwn(target, node.jsonName)) {

@@ -39,7 +39,7 @@ export function createTranscodeHandler(deps: TranscodeDeps) {
       throw GatewayError.http(415, 'a request body must be sent as application/json');
     }
     const message = buildRequestMessage(route, match.params, rawQuery, route.hasBody ? request.body : undefined);
-    const ctx = deps.calls.forCall(request, identity, route.timeoutMs);
+    const ctx = deps.calls.forCall(request, reply, identity, route.timeoutMs);
     if (route.streaming) return streamResponse(request, reply, route, message, ctx, deps.streams);
 
     const response = await deps.calls.observe(request, route.upstream.unary(route.rpc, message, ctx));

@@ -1,4 +1,5 @@
-import type { FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { ServerResponse } from 'node:http';
 import { GatewayError } from '../errors/gateway-error.js';
 import { codeName, GrpcStatus } from '../errors/status-codes.js';
 import { parseGrpcTimeout } from './grpc-timeout.js';
@@ -15,13 +16,14 @@ export type Identity = ReadonlyMap<string, string>;
 export class CallContextFactory {
   readonly #metadata: MetadataBuilder;
 
-  constructor(forwardHeaders: readonly string[]) {
-    this.#metadata = new MetadataBuilder(forwardHeaders);
+  /** `identityKeys`: the metadata keys of forwarded claims, which headers may never supply. */
+  constructor(forwardHeaders: readonly string[], identityKeys: readonly string[] = []) {
+    this.#metadata = new MetadataBuilder(forwardHeaders, identityKeys);
   }
 
-  forCall(request: FastifyRequest, identity: Identity | undefined, timeoutMs: number | undefined): CallContext {
+  forCall(request: FastifyRequest, reply: FastifyReply, identity: Identity | undefined, timeoutMs: number | undefined): CallContext {
     return {
-      signal: request.signal,
+      signal: clientGone(reply.raw),
       deadline: deadlineOf(request, timeoutMs),
       metadata: this.#metadata.build(request.headers, request.id, identity),
     };
@@ -38,6 +40,18 @@ export class CallContextFactory {
       throw err;
     }
   }
+}
+
+/**
+ * Aborts when the client hangs up before its response is complete. Fastify's request.signal
+ * follows the IncomingMessage's 'close', which Node emits as soon as a request body has been
+ * read, so after a POST body it never fires; the response's 'close' covers every method.
+ */
+function clientGone(response: ServerResponse): AbortSignal {
+  const controller = new AbortController();
+  if (response.destroyed || response.socket?.destroyed) controller.abort();
+  else response.once('close', () => response.writableFinished || controller.abort());
+  return controller.signal;
 }
 
 /** The configured timeout, shortened (never lengthened) by a client's grpc-timeout header. */

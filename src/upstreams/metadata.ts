@@ -20,14 +20,16 @@ export const hopByHopHeaders: ReadonlySet<string> = new Set([
 
 /**
  * Builds the metadata of one upstream call: the request id, the allow-listed request headers
- * and the verified identity. Identity keys are set last so a client cannot spoof them with a
- * header of the same name.
+ * and the verified identity. The identity keys (`identityKeys`, every key a verified claim may
+ * be forwarded as) never come from a header, even when the allow-list names them, so a client
+ * cannot spoof them: not when a token carries the claim, nor when there is no token or claim.
  */
 export class MetadataBuilder {
   readonly #headers: readonly string[];
 
-  constructor(allowList: readonly string[]) {
-    this.#headers = allowList.filter((name) => !hopByHopHeaders.has(name) && name !== 'x-request-id');
+  constructor(allowList: readonly string[], identityKeys: readonly string[] = []) {
+    const reserved = new Set(identityKeys);
+    this.#headers = allowList.filter((name) => !hopByHopHeaders.has(name) && name !== 'x-request-id' && !reserved.has(name));
   }
 
   build(headers: IncomingHttpHeaders, requestId: string, identity: ReadonlyMap<string, string> | undefined): Metadata {

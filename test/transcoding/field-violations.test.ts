@@ -353,7 +353,10 @@ describe('validateMessageJson', () => {
       for (const value of ['2024-01-31', '2024-01-31 12:00:00Z', '2024-01-31T12:00:00', '2024-01-31T12:00:00.1234567890Z', '2024-01-31t12:00:00z', 1706702400]) {
         assertViolation({ createTime: value }, 'createTime', 'expected an RFC 3339 timestamp string, e.g. "2024-01-31T12:00:00Z"');
       }
-      assertViolation({ createTime: '0000-12-31T23:59:59Z' }, 'createTime', 'timestamp out of range (years 0001 to 9999)');
+      for (const value of ['0000-12-31T23:59:59Z', '0001-01-01T00:00:00+00:01', '9999-12-31T23:59:59-00:01']) {
+        assertViolation({ createTime: value }, 'createTime', 'timestamp out of range (years 0001 to 9999)');
+      }
+      assertAccepted({ createTime: '0001-01-01T00:00:00-01:00' });
     });
 
     it('reject Timestamp dates that do not exist, which Date.parse would roll over', () => {

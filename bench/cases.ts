@@ -1,0 +1,100 @@
+import { createItemBody } from './bench-proto.js';
+import type { DirectOp } from './direct-load.js';
+import type { HttpRequestSpec } from './http-load.js';
+import type { LoadShape } from './load-shape.js';
+
+/*
+ * The benchmark cases. Each names the HTTP request sent to the gateway, the equivalent gRPC
+ * call of the direct client, the gateway config (JWT and metrics on, or no auth) and the load.
+ */
+
+export interface CaseOptions {
+  connections: number;
+  rate: number;
+  lightConnections: number;
+  /** Bearer token accepted by the `jwt` gateway config. */
+  token: string;
+  /** Page size whose ListItemsResponse is 64 KiB of protobuf. */
+  pageSize: number;
+}
+
+export interface BenchCase {
+  readonly name: string;
+  readonly title: string;
+  /** `jwt`: the service requires a bearer token; `open`: no auth.jwt and auth: none. Metrics are always on. */
+  readonly policy: 'jwt' | 'open';
+  /** Messages in one response stream; set for streaming cases, whose unit is a whole stream. */
+  readonly messagesPerCall?: number;
+  /** A case whose direct-client figures this one reuses (same gRPC call and load). */
+  readonly directFrom?: string;
+  request(options: CaseOptions): HttpRequestSpec;
+  direct(options: CaseOptions): DirectOp;
+  shape(options: CaseOptions): LoadShape;
+  /** Checks one response body before the load starts; returns a problem or undefined. */
+  check(body: string, options: CaseOptions): string | undefined;
+}
+
+const bearer = (options: CaseOptions): Record<string, string> => ({ authorization: `Bearer ${options.token}` });
+const closed = (options: CaseOptions): LoadShape => ({ kind: 'closed', workers: options.connections });
+const streamLength = 100;
+
+const smallGet = (name: string, title: string, policy: 'jwt' | 'open', directFrom?: string): BenchCase => ({
+  name,
+  title,
+  policy,
+  ...(directFrom !== undefined && { directFrom }),
+  request: (options) => ({ method: 'GET', path: '/v1/items/item-42', headers: policy === 'jwt' ? bearer(options) : {} }),
+  direct: () => ({ kind: 'get' }),
+  shape: closed,
+  check: (body) => ((JSON.parse(body) as { id?: string }).id === 'item-42' ? undefined : `expected item-42, got ${body.slice(0, 200)}`),
+});
+
+export const benchCases: readonly BenchCase[] = [
+  smallGet('small-get', 'GET /v1/items/{id} (JWT + metrics)', 'jwt'),
+  smallGet('policy-off', 'GET /v1/items/{id} (no auth)', 'open', 'small-get'),
+  {
+    name: 'post-1k',
+    title: 'POST /v1/items, 1 KiB JSON body',
+    policy: 'jwt',
+    request: (options) => ({
+      method: 'POST',
+      path: '/v1/items',
+      headers: { ...bearer(options), 'content-type': 'application/json' },
+      body: createItemBody(),
+    }),
+    direct: () => ({ kind: 'post' }),
+    shape: closed,
+    check: (body) => ((JSON.parse(body) as { created?: boolean }).created === true ? undefined : `expected created: true, got ${body.slice(0, 200)}`),
+  },
+  {
+    name: 'response-64k',
+    title: 'GET /v1/items, 64 KiB protobuf response',
+    policy: 'jwt',
+    request: (options) => ({ method: 'GET', path: `/v1/items?page_size=${options.pageSize}`, headers: bearer(options) }),
+    direct: (options) => ({ kind: 'list', pageSize: options.pageSize }),
+    shape: closed,
+    check: (body, options) => {
+      const items = (JSON.parse(body) as { items?: unknown[] }).items;
+      return items?.length === options.pageSize ? undefined : `expected ${options.pageSize} items, got ${items?.length}`;
+    },
+  },
+  {
+    name: 'stream-100',
+    title: `GET /v1/items:stream, ${streamLength} NDJSON messages`,
+    policy: 'jwt',
+    messagesPerCall: streamLength,
+    request: (options) => ({ method: 'GET', path: `/v1/items:stream?count=${streamLength}`, headers: bearer(options) }),
+    direct: () => ({ kind: 'stream', count: streamLength }),
+    shape: closed,
+    check: (body) => {
+      const lines = body.trimEnd().split('\n');
+      return lines.length === streamLength && lines.every((line) => line.startsWith('{"id":"item-'))
+        ? undefined
+        : `expected ${streamLength} NDJSON items, got ${lines.length} lines starting ${body.slice(0, 120)}`;
+    },
+  },
+  {
+    ...smallGet('light-load', 'GET /v1/items/{id} at a fixed rate (JWT + metrics)', 'jwt'),
+    shape: (options) => ({ kind: 'rate', workers: options.lightConnections, rate: options.rate }),
+  },
+];

@@ -1,0 +1,158 @@
+import { execFileSync, fork, spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { benchRoot } from './bench-proto.js';
+
+/*
+ * The benchmark's child processes (backend, gateway, direct client) and what /proc says about
+ * them. CPU time comes from /proc/<pid>/stat rather than from inside the process, so the
+ * gateway needs no benchmark hooks and is measured exactly as it runs in production.
+ */
+
+export const repoRoot = path.resolve(benchRoot, '..');
+
+/** Kernel clock ticks per second, the unit of utime/stime in /proc/<pid>/stat. */
+const clockTicks = (() => {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  } catch {
+    return 100;
+  }
+})();
+
+/** User + system CPU time of `pid` so far, in microseconds. */
+export function cpuMicros(pid: number): number {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // The command name (field 2) may hold spaces; the fields after its closing parenthesis do not.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // utime and stime are fields 14 and 15, i.e. 11 and 12 after the state field (field 3).
+  const ticks = Number(fields[11]) + Number(fields[12]);
+  return (ticks * 1_000_000) / clockTicks;
+}
+
+/** Peak resident set size (VmHWM) of `pid`, in MiB. */
+export function peakRssMiB(pid: number): number {
+  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+  const match = /^VmHWM:\s+(\d+) kB/m.exec(status);
+  return match ? Number(match[1]) / 1024 : NaN;
+}
+
+/** A free loopback port (there is a small window for another process to take it; fine here). */
+export async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+/** Sends SIGTERM, and SIGKILL if the process has not exited after `graceMs`. */
+export async function stopProcess(child: ChildProcess, graceMs = 10_000): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+  await exited;
+  clearTimeout(timer);
+}
+
+/** Forks a TypeScript module of bench/ with tsx and waits for its first IPC message. */
+export async function forkTs<T>(module: string, firstMessage?: unknown): Promise<{ child: ChildProcess; reply: Promise<T> }> {
+  const child = fork(path.join(benchRoot, module), [], {
+    execArgv: ['--import', 'tsx'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    cwd: repoRoot,
+  });
+  const reply = new Promise<T>((resolve, reject) => {
+    child.once('message', (message) => resolve(message as T));
+    child.once('exit', (code, signal) => reject(new Error(`${module} exited (${signal ?? code}) before answering`)));
+  });
+  // Avoid an unhandled rejection when the caller stops the child after its answer.
+  reply.catch(() => {});
+  if (firstMessage !== undefined) child.send(firstMessage as object);
+  return { child, reply };
+}
+
+export interface BackendProcess {
+  address: string;
+  pid: number;
+  stop(): Promise<void>;
+}
+
+export async function startBackend(): Promise<BackendProcess> {
+  const { child, reply } = await forkTs<{ address: string }>('backend.ts');
+  const { address } = await reply;
+  return { address, pid: child.pid!, stop: () => stopProcess(child) };
+}
+
+export interface GatewayLaunch {
+  /** YAML config text; `server.port` is set from `port`. */
+  configYaml: string;
+  port: number;
+  /** Run src/server.ts with tsx instead of the built dist/server.js. */
+  fromSource: boolean;
+  /** Extra node flags, e.g. --cpu-prof. */
+  nodeFlags: readonly string[];
+}
+
+export interface GatewayProcess {
+  url: string;
+  pid: number;
+  /** The gateway's stdout and stderr (pino JSON lines, --trace-gc lines). */
+  logFile: string;
+  stop(): Promise<void>;
+}
+
+/** Starts the gateway as production does (`node dist/server.js --config file`) and waits until /readyz says 200. */
+export async function startGateway(launch: GatewayLaunch): Promise<GatewayProcess> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'portico-bench-'));
+  const configFile = path.join(dir, 'portico.yaml');
+  const logFile = path.join(dir, 'gateway.log');
+  fs.writeFileSync(configFile, launch.configYaml);
+  const log = fs.openSync(logFile, 'w');
+  const entry = launch.fromSource ? ['--import', 'tsx', 'src/server.ts'] : ['dist/server.js'];
+  // Environment overrides of the config would silently change what is measured.
+  const env = { ...process.env, PORT: String(launch.port) };
+  delete env['PORTICO_JWT_SECRET'];
+  delete env['LOG_LEVEL'];
+  const child = spawn(process.execPath, [...launch.nodeFlags, ...entry, '--config', configFile], { cwd: repoRoot, env, stdio: ['ignore', log, log] });
+  fs.closeSync(log);
+  let exited = false;
+  child.once('exit', () => (exited = true));
+
+  const url = `http://127.0.0.1:${launch.port}`;
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    if (exited) throw new Error(`the gateway exited during start-up:\n${tail(logFile)}`);
+    if (Date.now() > deadline) {
+      await stopProcess(child);
+      throw new Error(`the gateway was not ready after 30 s:\n${tail(logFile)}`);
+    }
+    try {
+      if ((await fetch(`${url}/readyz`)).ok) break;
+    } catch {
+      // not listening yet
+    }
+    await sleep(100);
+  }
+  return {
+    url,
+    pid: child.pid!,
+    logFile,
+    stop: async () => {
+      await stopProcess(child);
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+function tail(file: string, lines = 20): string {
+  try {
+    return fs.readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+  } catch {
+    return '(no log)';
+  }
+}
