@@ -296,20 +296,34 @@ describe('deadlines and cancellation', () => {
     assert.ok(performance.now() - started < 1500);
   });
 
-  it('cancels the upstream call when the client disconnects mid-call', async () => {
-    const before = backend.calls.length;
-    const req = http.request(`${gw.url}/v1/wait?delay_ms=3000`, { agent: false });
-    req.on('error', () => {});
-    req.end();
-    await sleep(100);
-    const call = backend.calls.slice(before).find((c) => c.method === 'Wait');
-    assert.ok(call, 'the upstream call had not started 100 ms after the request');
-    const destroyedAt = Date.now();
-    req.destroy();
-    const cancelledAt = await Promise.race([call.cancelled, sleep(500).then(() => undefined)]);
-    assert.ok(cancelledAt !== undefined, 'the upstream did not observe cancellation within 500 ms');
-    assert.ok(cancelledAt - destroyedAt < 500);
-  });
+  for (const method of ['GET', 'POST'] as const) {
+    it(`cancels the upstream call when the client of a ${method} disconnects mid-call, and logs it as 499`, async () => {
+      const before = backend.calls.length;
+      const requestId = `hang-up-${method}`;
+      const req = http.request(`${gw.url}/v1/wait${method === 'GET' ? '?delay_ms=3000' : ''}`, {
+        method,
+        agent: false,
+        headers: { 'x-request-id': requestId, ...(method === 'POST' && { 'content-type': 'application/json' }) },
+      });
+      req.on('error', () => {});
+      req.end(method === 'POST' ? JSON.stringify({ delayMs: 3000 }) : undefined);
+      await sleep(100);
+      const call = backend.calls.slice(before).find((c) => c.method === 'Wait');
+      assert.ok(call, 'the upstream call had not started 100 ms after the request');
+      assert.equal(call.metadata.get('x-request-id')[0], requestId);
+      const destroyedAt = Date.now();
+      req.destroy();
+      const cancelledAt = await Promise.race([call.cancelled, sleep(500).then(() => undefined)]);
+      assert.ok(cancelledAt !== undefined, 'the upstream did not observe cancellation within 500 ms');
+      assert.ok(cancelledAt - destroyedAt < 500);
+
+      await sleep(50);
+      const line = accessLine(requestId);
+      assert.equal(line['status'], 499);
+      assert.equal(line['upstreamCode'], 'CANCELLED');
+      assert.equal(line['route'], '/v1/wait');
+    });
+  }
 });
 
 describe('health endpoints', () => {
@@ -344,7 +358,8 @@ describe('metrics', () => {
     };
     assert.ok(count('service="probe",method="Echo",code="OK"') >= 10);
     assert.ok(count('service="slow",method="Slow",code="DEADLINE_EXCEEDED"') >= 1);
-    assert.ok(count('service="probe",method="Wait",code="CANCELLED"') >= 1);
+    assert.ok(count('service="probe",method="Wait",code="CANCELLED"') >= 2);
+    assert.match(text, /^portico_http_requests_total\{route="\/v1\/wait",method="POST",status="499"\} 1$/m);
   });
 });
 
