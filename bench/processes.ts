@@ -115,7 +115,7 @@ export async function startGateway(launch: GatewayLaunch): Promise<GatewayProces
   const log = fs.openSync(logFile, 'w');
   const entry = launch.fromSource ? ['--import', 'tsx', 'src/server.ts'] : ['dist/server.js'];
   // Environment overrides of the config would silently change what is measured.
-  const env = { ...process.env, PORT: String(launch.port) };
+  const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(launch.port) };
   delete env['PORTICO_JWT_SECRET'];
   delete env['LOG_LEVEL'];
   const child = spawn(process.execPath, [...launch.nodeFlags, ...entry, '--config', configFile], { cwd: repoRoot, env, stdio: ['ignore', log, log] });

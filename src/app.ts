@@ -113,10 +113,13 @@ export async function buildApp(config: GatewayConfig, options: BuildOptions = {}
     method: transcodedMethods,
     url: '/*',
     exposeHeadRoute: false,
-    handler: async (request, reply) => {
+    // Routing comes before the body is read: an unknown path is a 404 and a wrong method a 405,
+    // whatever the body's size or content type.
+    onRequest: async (request) => {
       request.routeLabel = unmatchedLabel;
-      return transcode(request, reply);
+      transcode.route(request);
     },
+    handler: transcode,
   });
   app.addHook('onClose', async () => live.close());
   return { app, live, readiness, streams, metrics };

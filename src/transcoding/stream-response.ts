@@ -68,6 +68,9 @@ export function streamResponse(
     let out: PassThrough | undefined;
     let heartbeat: NodeJS.Timeout | undefined;
     let untrack: (() => void) | undefined;
+    // grpc-js ends the readable side (an async 'end') and then emits 'error' for a failed call:
+    // after an error, 'end' must neither open a 200 response nor record OK.
+    let failed = false;
 
     const finish = (): void => {
       if (heartbeat) clearInterval(heartbeat);
@@ -107,11 +110,13 @@ export function streamResponse(
       }
     });
     call.on('end', () => {
+      if (failed) return;
       request.upstreamCode = codeName(GrpcStatus.OK);
       out ??= open();
       finish();
     });
     call.on('error', (err: ServiceError) => {
+      failed = true;
       const gatewayError = route.upstream.toGatewayError(err);
       if (!out) {
         request.upstreamCode = gatewayError.status;

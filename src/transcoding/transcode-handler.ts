@@ -19,20 +19,40 @@ export interface TranscodeDeps {
 
 const jsonContentType = 'application/json; charset=utf-8';
 
+type RouteHit = { value: TranscodedRoute; params: ReadonlyMap<string, string> };
+
+export interface TranscodeHandler {
+  (request: FastifyRequest, reply: FastifyReply): Promise<unknown>;
+  /**
+   * The catch-all's onRequest hook: finds the binding before the body is read, so that an
+   * unknown path is a 404 and a wrong method a 405 whatever the body (not a 413 or 415).
+   * Throws the 404, 405 or 400 (malformed path) GatewayError.
+   */
+  route(request: FastifyRequest): void;
+}
+
 /**
  * The catch-all handler for declarative bindings: route, authenticate, bind, validate,
  * call, reply. Hand-written route modules are ordinary Fastify routes and win over it.
  */
-export function createTranscodeHandler(deps: TranscodeDeps) {
-  return async function transcode(request: FastifyRequest, reply: FastifyReply): Promise<unknown> {
+export function createTranscodeHandler(deps: TranscodeDeps): TranscodeHandler {
+  const hits = new WeakMap<FastifyRequest, RouteHit>();
+  const findRoute = (request: FastifyRequest): RouteHit => {
     const url = request.raw.url ?? '/';
     const queryStart = url.indexOf('?');
-    const path = queryStart < 0 ? url : url.slice(0, queryStart);
+    const hit = matchRoute(deps.routes(), request.method, queryStart < 0 ? url : url.slice(0, queryStart));
+    request.routeLabel = hit.value.label;
+    hits.set(request, hit);
+    return hit;
+  };
+
+  async function transcode(request: FastifyRequest, reply: FastifyReply): Promise<unknown> {
+    const url = request.raw.url ?? '/';
+    const queryStart = url.indexOf('?');
     const rawQuery = queryStart < 0 ? '' : url.slice(queryStart + 1);
 
-    const match = matchRoute(deps.routes(), request.method, path);
+    const match = hits.get(request) ?? findRoute(request);
     const route = match.value;
-    request.routeLabel = route.label;
 
     const identity = await deps.authenticate(request, route.auth);
     if (route.hasBody && request.headers['content-type'] === undefined) {
@@ -45,10 +65,12 @@ export function createTranscodeHandler(deps: TranscodeDeps) {
     const response = await deps.calls.observe(request, route.upstream.unary(route.rpc, message, ctx));
     reply.header('content-type', jsonContentType);
     return reply.send(renderResponse(route, response));
-  };
+  }
+
+  return Object.assign(transcode, { route: (request: FastifyRequest): void => void findRoute(request) });
 }
 
-function matchRoute(routes: RouteSet, method: string, path: string): { value: TranscodedRoute; params: ReadonlyMap<string, string> } {
+function matchRoute(routes: RouteSet, method: string, path: string): RouteHit {
   let match;
   try {
     match = routes.table.match(method, path);
@@ -56,7 +78,7 @@ function matchRoute(routes: RouteSet, method: string, path: string): { value: Tr
     if (err instanceof PathDecodeError) throw GatewayError.http(400, `malformed path: ${err.message}`);
     throw err;
   }
-  if (match.kind === 'found') return match as { value: TranscodedRoute; params: ReadonlyMap<string, string> };
+  if (match.kind === 'found') return match as RouteHit;
   if (match.kind === 'method-not-allowed') {
     throw GatewayError.http(405, `method ${method} is not allowed for ${path}`, [], { allow: match.allow.join(', ') });
   }

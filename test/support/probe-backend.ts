@@ -34,7 +34,7 @@ export const SlowService = serviceOf('probe.v1.SlowService');
 export function probeMethod(service: DescService, name: string): DescMethodUnary<DescMessage, DescMessage> {
   const method = service.methods.find((m) => m.name === name);
   if (!method || method.methodKind !== 'unary') throw new Error(`${service.typeName}.${name} is not a unary method`);
-  return method;
+  return method as DescMethodUnary<DescMessage, DescMessage>;
 }
 
 /** The field violation the upstream attaches when FailRequest.with_details is set. */

@@ -203,7 +203,7 @@ describe('size limits', () => {
 
 describe('X-Request-ID', () => {
   it('keeps a client id of 1-128 characters of [A-Za-z0-9._:-], echoes it and forwards it upstream', async () => {
-    for (const id of ['a', 'req-1.A:b', 'x'.repeat(128)]) {
+    for (const id of ['a', 'req_1.A:b-c', 'x'.repeat(128)]) {
       const response = await request(stack, '/v1/items/rid', { headers: { 'x-request-id': id } });
       assert.equal(response.status, 200);
       assert.equal(response.headers.get('x-request-id'), id);
@@ -212,7 +212,7 @@ describe('X-Request-ID', () => {
   });
 
   it('replaces an unacceptable id instead of rejecting the request', async () => {
-    for (const id of ['x'.repeat(129), 'has space', 'semi;colon', 'under_score', 'ü']) {
+    for (const id of ['x'.repeat(129), 'has space', 'semi;colon', 'slash/no', 'ü', 'a,b']) {
       const response = await request(stack, '/v1/items/rid', { headers: { 'x-request-id': id } });
       assert.equal(response.status, 200, id);
       const echoed = response.headers.get('x-request-id');

@@ -105,6 +105,18 @@ describe('path templates', () => {
     assert.equal((await getJson(stack, '/v1/files/dir%2Fname/x%20y'))['path'], 'dir%2Fname/x y');
   });
 
+  it('takes a colon inside a segment as data and only a last ":verb" as a verb', async () => {
+    assert.equal((await getJson(stack, '/v1/items/a:b'))['id'], 'a:b');
+    assert.equal((await getJson(stack, '/v1/files/dir/file:v2'))['path'], 'dir/file:v2');
+    assert.equal((await getJson(stack, '/v1/ops/a:b:cancel', { method: 'POST', body: {} }))['name'], 'ops/a:b');
+    assert.equal((await request(stack, '/v1/ops/x%3Acancel', { method: 'POST', body: {} })).status, 404);
+  });
+
+  it('checks path values against the field type', async () => {
+    const envelope = assertEnvelope(await request(stack, '/v1/sleep/soon'), 400, 'INVALID_ARGUMENT');
+    assert.deepEqual(fieldViolations(envelope), [{ field: 'ms', description: 'expected an integer string or number (int32)' }]);
+  });
+
   it('answers 400 for a malformed percent-escape in the path', async () => {
     const envelope = assertEnvelope(await request(stack, '/v1/items/%E0%A4%A'), 400, 'INVALID_ARGUMENT');
     assert.match(envelope.message, /percent/i);
@@ -240,9 +252,28 @@ describe('HEAD, 404 and 405', () => {
     assertEnvelope(onCreate, 405, 'UNIMPLEMENTED');
     assert.equal(onCreate.headers.get('allow'), 'POST');
 
+    const onHead = await rawRequest(stack, { method: 'HEAD', path: '/v1/items' });
+    assert.equal(onHead.status, 405);
+    assert.equal(onHead.headers['allow'], 'POST');
+
     const onPurge = await request(stack, '/v1/items/x/cache');
     assertEnvelope(onPurge, 405, 'UNIMPLEMENTED');
     assert.equal(onPurge.headers.get('allow'), 'PURGE');
+  });
+});
+
+describe('routing before the body', () => {
+  it('answers 404 for an unknown path and 405 for a wrong method whatever the body', async () => {
+    const cases: [string, string, Record<string, string>, string, number][] = [
+      ['POST', '/v1/nowhere', { 'content-type': 'text/plain' }, 'x', 404],
+      ['POST', '/v1/files/x', { 'content-type': 'text/plain' }, 'x', 405],
+      ['PUT', '/v1/nowhere', { 'content-type': 'application/json' }, JSON.stringify({ title: 'x'.repeat(2 * 1024 * 1024) }), 404],
+      ['POST', '/v1/items/x', { 'content-type': 'application/json' }, '{not json', 405],
+    ];
+    for (const [method, path, headers, body, status] of cases) {
+      const response = await request(stack, path, { method, headers, body });
+      assert.equal(response.status, status, `${method} ${path}: ${response.text}`);
+    }
   });
 });
 

@@ -1,0 +1,16 @@
+import { startBackend, startGateway, freePort, peakRssMiB } from '/work/main/bench/processes.ts';
+import { runHttpLoad } from '/work/main/bench/http-load.ts';
+import { createSigner } from 'fast-jwt';
+import fs from 'node:fs';
+const b = await startBackend();
+const port = await freePort();
+const secret = 'portico-bench-secret-not-for-production';
+const cfg = JSON.stringify({server:{port,host:'127.0.0.1'},protos:{includeDirs:['/work/main/bench/protos']},services:[{name:'bench',protoFiles:['bench/v1/bench.proto'],service:'bench.v1.BenchService',address:b.address,auth:'required'}],auth:{jwt:{secret}},logging:{level:process.env.LL ?? 'info'}});
+const g = await startGateway({configYaml: cfg, port, fromSource: false, nodeFlags: process.argv.slice(2)});
+const token = createSigner({key: secret})({sub:'x'});
+const r = await runHttpLoad(g.url, {method:'GET', path:'/v1/items/item-42', headers:{authorization:`Bearer ${token}`}}, {kind:"closed", workers: 50}, Number(process.env.DUR ?? 5));
+console.log(r.completed/r.seconds, r.latency, peakRssMiB(g.pid));
+const log = fs.readFileSync(g.logFile,'utf8').split('\n');
+console.log(log.filter(l=>/Scavenge|Mark/.test(l)).filter(l=>process.env.ALL || /Mark/.test(l)).slice(-30).join('\n'));
+console.log(log.filter(l=>l.startsWith('{')).slice(-2).join('\n'));
+await g.stop(); await b.stop();

@@ -1,0 +1,13 @@
+import { startBackend, startGateway, freePort } from '/work/main/bench/processes.ts';
+import { runHttpLoad } from '/work/main/bench/http-load.ts';
+import { createSigner } from 'fast-jwt';
+const b = await startBackend();
+const port = await freePort();
+const secret = 'portico-bench-secret-not-for-production';
+const cfg = JSON.stringify({server:{port,host:'127.0.0.1'},protos:{includeDirs:['/work/main/bench/protos']},services:[{name:'bench',protoFiles:['bench/v1/bench.proto'],service:'bench.v1.BenchService',address:b.address,auth:'required'}],auth:{jwt:{secret}},logging:{level:'info'}});
+const g = await startGateway({configYaml: cfg, port, fromSource: false, nodeFlags: ['--heapsnapshot-signal=SIGUSR2', '--diagnostic-dir=/tmp/snaps']});
+const token = createSigner({key: secret})({sub:'x'});
+setTimeout(() => process.kill(g.pid, 'SIGUSR2'), 4000);
+const r = await runHttpLoad(g.url, {method:'GET', path:'/v1/items/item-42', headers:{authorization:`Bearer ${token}`}}, {kind:'closed', workers: 50}, 8);
+console.log(r.completed/r.seconds);
+await g.stop(); await b.stop();

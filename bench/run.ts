@@ -1,0 +1,327 @@
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { create, toJsonString, type DescMessage, type MessageInitShape } from '@bufbuild/protobuf';
+import { createSigner } from 'fast-jwt';
+import { benchProtoDir, benchProtoFile, benchRoot, benchServiceName, createItemBody, encode, listPage, loadBenchProto, pageSizeFor, smallItem } from './bench-proto.js';
+import { benchCases, type BenchCase, type CaseOptions } from './cases.js';
+import type { DirectJob, DirectResult } from './direct-load.js';
+import { summariseGcTrace } from './gc-trace.js';
+import { runHttpLoad } from './http-load.js';
+import { latencyChart } from './latency-chart.js';
+import { cpuMicros, forkTs, freePort, peakRssMiB, repoRoot, startBackend, startGateway, stopProcess, type BackendProcess } from './processes.js';
+import { formatTable } from './report-table.js';
+import { evaluateTargets, ratiosOf, type BenchResults, type CaseResult, type GatewaySideResult, type SideResult } from './results.js';
+
+/*
+ * `npm run bench`: the gateway (built dist/server.js, its own process) in front of a gRPC
+ * backend (its own process), loaded with autocannon from this process, against a direct
+ * grpc-js client (its own process) calling the same backend with the same concurrency.
+ * See bench/README.md for how to read the output.
+ */
+
+const usage = `usage: npm run bench -- [options]
+  --case <name>            run only these cases (repeatable or comma-separated): ${benchCases.map((c) => c.name).join(', ')}
+  --duration <s>           measured seconds per case and side (default 8)
+  --warmup <s>             unmeasured seconds before each measurement (default 2)
+  --connections <n>        concurrent connections / in-flight calls (default 50)
+  --rate <n>               light-load rate in req/s (default 900)
+  --light-connections <n>  connections of the light-load case (default 1)
+  --log-level <level>      the gateway's logging.level (default info, as in production)
+  --no-direct              skip the direct grpc-js client
+  --source                 run the gateway from src/ with tsx instead of dist/
+  --no-build               do not rebuild a stale dist/
+  --profile                write a V8 CPU profile of the gateway per case to bench/profiles/
+  --trace-gc               count the gateway's GC pauses during each measured window
+  --out <file>             results JSON (default bench/results.json)
+  --chart <file>           latency chart SVG (default bench/latency.svg)`;
+
+const jwtSecret = 'portico-bench-secret-not-for-production';
+const profileDir = path.join(benchRoot, 'profiles');
+
+interface RunOptions {
+  cases: BenchCase[];
+  duration: number;
+  warmup: number;
+  connections: number;
+  rate: number;
+  lightConnections: number;
+  logLevel: string;
+  direct: boolean;
+  source: boolean;
+  build: boolean;
+  profile: boolean;
+  traceGc: boolean;
+  out: string;
+  chart: string;
+}
+
+function parseOptions(): RunOptions | undefined {
+  const { values } = parseArgs({
+    options: {
+      case: { type: 'string', multiple: true },
+      duration: { type: 'string', default: '8' },
+      warmup: { type: 'string', default: '2' },
+      connections: { type: 'string', default: '50' },
+      rate: { type: 'string', default: '900' },
+      'light-connections': { type: 'string', default: '1' },
+      'log-level': { type: 'string', default: 'info' },
+      'no-direct': { type: 'boolean', default: false },
+      source: { type: 'boolean', default: false },
+      'no-build': { type: 'boolean', default: false },
+      profile: { type: 'boolean', default: false },
+      'trace-gc': { type: 'boolean', default: false },
+      out: { type: 'string', default: path.join(benchRoot, 'results.json') },
+      chart: { type: 'string', default: path.join(benchRoot, 'latency.svg') },
+      help: { type: 'boolean', default: false },
+    },
+  });
+  if (values.help) return undefined;
+  const number = (name: string, text: string, min: number): number => {
+    const value = Number(text);
+    if (!Number.isFinite(value) || value < min) throw new Error(`--${name} must be a number ≥ ${min}, got "${text}"`);
+    return value;
+  };
+  const wanted = (values.case ?? []).flatMap((c) => c.split(',')).map((c) => c.trim()).filter(Boolean);
+  const unknown = wanted.filter((name) => !benchCases.some((c) => c.name === name));
+  if (unknown.length > 0) throw new Error(`unknown case ${unknown.join(', ')}; cases: ${benchCases.map((c) => c.name).join(', ')}`);
+  return {
+    cases: wanted.length > 0 ? benchCases.filter((c) => wanted.includes(c.name)) : [...benchCases],
+    duration: number('duration', values.duration, 0.5),
+    warmup: number('warmup', values.warmup, 0),
+    connections: Math.round(number('connections', values.connections, 1)),
+    rate: Math.round(number('rate', values.rate, 1)),
+    lightConnections: Math.round(number('light-connections', values['light-connections'], 1)),
+    logLevel: values['log-level'],
+    direct: !values['no-direct'],
+    source: values.source,
+    build: !values['no-build'],
+    profile: values.profile,
+    traceGc: values['trace-gc'],
+    out: path.resolve(values.out),
+    chart: path.resolve(values.chart),
+  };
+}
+
+/** Rebuilds dist/ when a source file is newer than dist/server.js: stale numbers are worse than none. */
+function ensureBuilt(): void {
+  const built = path.join(repoRoot, 'dist/server.js');
+  const builtAt = fs.existsSync(built) ? fs.statSync(built).mtimeMs : 0;
+  const newest = (fs.readdirSync(path.join(repoRoot, 'src'), { recursive: true, withFileTypes: true }) as fs.Dirent[])
+    .filter((entry) => entry.isFile() && entry.name.endsWith('.ts'))
+    .reduce((latest, entry) => Math.max(latest, fs.statSync(path.join(entry.parentPath, entry.name)).mtimeMs), 0);
+  if (newest <= builtAt) return;
+  console.log('dist/ is older than src/: npm run build');
+  try {
+    execFileSync(process.execPath, [path.join(repoRoot, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { cwd: repoRoot, stdio: 'inherit' });
+  } catch {
+    // tsc still emits on type errors; measure what was emitted rather than nothing.
+    if (!fs.existsSync(built)) throw new Error('npm run build failed and there is no dist/server.js');
+    console.warn('warning: npm run build reported errors; measuring the emitted dist/ anyway');
+  }
+}
+
+function gatewayConfig(policy: BenchCase['policy'], backend: string, port: number, logLevel: string): string {
+  const config = {
+    server: { port, host: '127.0.0.1' },
+    shutdown: { graceMs: 1000 },
+    protos: { includeDirs: [benchProtoDir] },
+    services: [
+      { name: 'bench', protoFiles: [benchProtoFile], service: benchServiceName, address: backend, timeoutMs: 10_000, auth: policy === 'jwt' ? 'required' : 'none' },
+    ],
+    ...(policy === 'jwt' && { auth: { jwt: { secret: jwtSecret, algorithms: ['HS256'] } } }),
+    logging: { level: logLevel },
+  };
+  // JSON is YAML.
+  return JSON.stringify(config, null, 2);
+}
+
+async function preflight(url: string, c: BenchCase, options: CaseOptions): Promise<void> {
+  const spec = c.request(options);
+  const response = await fetch(`${url}${spec.path}`, { method: spec.method, headers: spec.headers, ...(spec.body !== undefined && { body: spec.body }) });
+  const body = await response.text();
+  if (response.status !== 200) throw new Error(`${c.name}: ${spec.method} ${spec.path} answered ${response.status}: ${body.slice(0, 300)}`);
+  const problem = c.check(body, options);
+  if (problem) throw new Error(`${c.name}: ${problem}`);
+}
+
+const monotonicMicros = (): number => Number(process.hrtime.bigint() / 1000n);
+
+async function measureGateway(c: BenchCase, run: RunOptions, backend: BackendProcess, options: CaseOptions): Promise<GatewaySideResult> {
+  const nodeFlags: string[] = [];
+  if (run.profile) {
+    fs.mkdirSync(profileDir, { recursive: true });
+    nodeFlags.push('--cpu-prof', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=${c.name}.cpuprofile`);
+  }
+  if (run.traceGc) nodeFlags.push('--trace-gc');
+  const port = await freePort();
+  const gateway = await startGateway({ configYaml: gatewayConfig(c.policy, backend.address, port, run.logLevel), port, fromSource: run.source, nodeFlags });
+  try {
+    await preflight(gateway.url, c, options);
+    const spec = c.request(options);
+    const shape = c.shape(options);
+    if (run.warmup > 0) await runHttpLoad(gateway.url, spec, shape, run.warmup);
+    const logFrom = fs.statSync(gateway.logFile).size;
+    const windowStart = monotonicMicros();
+    const cpuBefore = cpuMicros(gateway.pid);
+    const backendBefore = cpuMicros(backend.pid);
+    const http = await runHttpLoad(gateway.url, spec, shape, run.duration);
+    const cpu = cpuMicros(gateway.pid) - cpuBefore;
+    const backendCpu = cpuMicros(backend.pid) - backendBefore;
+    const windowEnd = monotonicMicros();
+    const logTo = fs.statSync(gateway.logFile).size;
+    const handled = Math.max(1, http.completed + http.errors);
+    if (run.profile) fs.writeFileSync(path.join(profileDir, `${c.name}.window.json`), JSON.stringify({ startMicros: windowStart, endMicros: windowEnd }));
+    return {
+      rps: http.completed / http.seconds,
+      ...(c.messagesPerCall !== undefined && { messagesPerSecond: (http.completed * c.messagesPerCall) / http.seconds }),
+      completed: http.completed,
+      errors: http.errors,
+      seconds: http.seconds,
+      latencyMs: http.latency,
+      cpuMicrosPerRequest: cpu / handled,
+      backendCpuMicrosPerRequest: backendCpu / handled,
+      peakRssMiB: peakRssMiB(gateway.pid),
+      statusCodes: http.statusCodes,
+      ...(run.traceGc && { gc: summariseGcTrace(gateway.logFile, logFrom, logTo) }),
+    };
+  } finally {
+    await gateway.stop();
+  }
+}
+
+async function measureDirect(c: BenchCase, run: RunOptions, backend: BackendProcess, options: CaseOptions): Promise<SideResult> {
+  const job: DirectJob = { address: backend.address, op: c.direct(options), shape: c.shape(options), warmupSeconds: run.warmup, durationSeconds: run.duration };
+  const { child, reply } = await forkTs<DirectResult>('direct-load.ts', job);
+  // The backend's CPU is read around the whole child run, then scaled to the measured window.
+  const backendBefore = cpuMicros(backend.pid);
+  const startedAt = performance.now();
+  try {
+    const result = await reply;
+    const backendCpu = cpuMicros(backend.pid) - backendBefore;
+    const elapsed = (performance.now() - startedAt) / 1000;
+    const handled = Math.max(1, result.completed + result.errors);
+    if (result.firstError) console.warn(`  direct: ${result.errors} errors, the first: ${result.firstError}`);
+    return {
+      rps: result.completed / result.seconds,
+      ...(c.messagesPerCall !== undefined && { messagesPerSecond: result.messages / result.seconds }),
+      completed: result.completed,
+      errors: result.errors,
+      seconds: result.seconds,
+      latencyMs: result.latency,
+      cpuMicrosPerRequest: result.clientCpuMicros,
+      backendCpuMicrosPerRequest: (backendCpu * (result.seconds / elapsed)) / handled,
+    };
+  } finally {
+    await stopProcess(child);
+  }
+}
+
+function payloadSizes(pageSize: number): BenchResults['payloads'] {
+  const proto = loadBenchProto();
+  const page = create(proto.listItemsResponse, listPage(pageSize) as MessageInitShape<DescMessage>);
+  return {
+    smallItemBytes: encode(proto.item, { id: 'item-42', ...smallItem(42) }).length,
+    postBodyBytes: Buffer.byteLength(createItemBody()),
+    largePageSize: pageSize,
+    largeResponseProtobufBytes: encode(proto.listItemsResponse, listPage(pageSize)).length,
+    largeResponseJsonBytes: Buffer.byteLength(toJsonString(proto.listItemsResponse, page, { alwaysEmitImplicit: true })),
+  };
+}
+
+async function main(): Promise<number> {
+  const run = parseOptions();
+  if (!run) {
+    console.log(usage);
+    return 0;
+  }
+  if (!run.source && run.build) ensureBuilt();
+  const pageSize = pageSizeFor(loadBenchProto());
+  const options: CaseOptions = {
+    connections: run.connections,
+    rate: run.rate,
+    lightConnections: run.lightConnections,
+    token: createSigner({ key: jwtSecret, algorithm: 'HS256', expiresIn: 3_600_000 })({ sub: 'bench-user' }),
+    pageSize,
+  };
+  const sides = run.direct ? 2 : 1;
+  const estimate = run.cases.length * sides * (run.warmup + run.duration + 1.5);
+  console.log(`portico bench: ${run.cases.map((c) => c.name).join(', ')}; ${run.duration} s measured after ${run.warmup} s warm-up per side; about ${Math.ceil(estimate)} s`);
+
+  const backend = await startBackend();
+  const results: CaseResult[] = [];
+  const directByCase = new Map<string, SideResult>();
+  let failures = 0;
+  try {
+    for (const c of run.cases) {
+      try {
+        process.stdout.write(`- ${c.name}: gateway…`);
+        const gateway = await measureGateway(c, run, backend, options);
+        process.stdout.write(` ${gateway.rps.toFixed(0)} req/s`);
+        let direct: CaseResult['direct'];
+        if (run.direct) {
+          const reused = c.directFrom ? directByCase.get(c.directFrom) : undefined;
+          if (reused) {
+            direct = { ...reused, reusedFrom: c.directFrom! };
+          } else {
+            process.stdout.write('; direct…');
+            direct = await measureDirect(c, run, backend, options);
+            process.stdout.write(` ${direct.rps.toFixed(0)} req/s`);
+          }
+          directByCase.set(c.name, direct);
+        }
+        process.stdout.write('\n');
+        results.push({
+          name: c.name,
+          title: c.title,
+          policy: c.policy,
+          load: c.shape(options),
+          ...(c.messagesPerCall !== undefined && { messagesPerCall: c.messagesPerCall }),
+          gateway,
+          ...(direct && { direct, ratios: ratiosOf(gateway, direct) }),
+        });
+      } catch (err) {
+        failures++;
+        process.stdout.write('\n');
+        console.error(`  ${c.name} failed: ${(err as Error).message}`);
+      }
+    }
+  } finally {
+    await backend.stop();
+  }
+
+  const cpuModel = os.cpus()[0]?.model ?? 'unknown';
+  const report: BenchResults = {
+    generatedAt: new Date().toISOString(),
+    environment: { node: process.version, cpus: os.availableParallelism(), cpuModel, platform: `${os.platform()} ${os.release()}`, gateway: run.source ? 'source' : 'dist' },
+    options: {
+      durationSeconds: run.duration,
+      warmupSeconds: run.warmup,
+      connections: run.connections,
+      rate: run.rate,
+      lightConnections: run.lightConnections,
+      logLevel: run.logLevel,
+    },
+    payloads: payloadSizes(pageSize),
+    cases: results,
+    targets: evaluateTargets(results),
+  };
+  console.log(`\n${formatTable(report)}\n`);
+  fs.mkdirSync(path.dirname(run.out), { recursive: true });
+  fs.writeFileSync(run.out, `${JSON.stringify(report, null, 2)}\n`);
+  const subtitle = `${report.environment.cpus} CPUs · Node ${process.version} · ${run.connections} connections · ${run.duration} s per case`;
+  fs.writeFileSync(run.chart, latencyChart(results, subtitle));
+  console.log(`wrote ${path.relative(process.cwd(), run.out)} and ${path.relative(process.cwd(), run.chart)}`);
+  if (run.profile) console.log(`CPU profiles in ${path.relative(process.cwd(), profileDir)}/; summarise with: node --import tsx bench/profile-summary.ts bench/profiles/small-get.cpuprofile`);
+  return failures > 0 ? 1 : 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    console.error(`bench: ${(err as Error).message}`);
+    process.exit(1);
+  },
+);
