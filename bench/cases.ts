@@ -25,6 +25,8 @@ export interface BenchCase {
   readonly policy: 'jwt' | 'open';
   /** Messages in one response stream; set for streaming cases, whose unit is a whole stream. */
   readonly messagesPerCall?: number;
+  /** Run only when named with --case. */
+  readonly optIn?: boolean;
   /** A case whose direct-client figures this one reuses (same gRPC call and load). */
   readonly directFrom?: string;
   request(options: CaseOptions): HttpRequestSpec;
@@ -94,7 +96,12 @@ export const benchCases: readonly BenchCase[] = [
     },
   },
   {
-    ...smallGet('light-load', 'GET /v1/items/{id} at a fixed rate (JWT + metrics)', 'jwt'),
+    ...smallGet('light-load', 'GET /v1/items/{id}, evenly paced (JWT + metrics)', 'jwt'),
+    shape: (options) => ({ kind: 'paced', rate: options.rate }),
+  },
+  {
+    ...smallGet('light-load-burst', 'GET /v1/items/{id}, autocannon overallRate', 'jwt'),
+    optIn: true,
     shape: (options) => ({ kind: 'rate', workers: options.lightConnections, rate: options.rate }),
   },
 ];

@@ -5,6 +5,7 @@ import { create, fromJson, type DescMessage, type DescMethod, type Message, type
 import { compileRpc, type CompiledRpc } from '../src/upstreams/upstream.js';
 import { createItemBody, loadBenchProto } from './bench-proto.js';
 import { effectiveWorkers, quotaOf, type LoadShape } from './load-shape.js';
+import { runPaced } from './paced-load.js';
 import { Samples, summarise, type LatencySummary } from './stats.js';
 
 /*
@@ -98,7 +99,33 @@ async function run(job: DirectJob): Promise<DirectResult> {
   const client = new grpc.Client(job.address, grpc.credentials.createInsecure(), channelOptions);
   const call = callFor(client, job.op);
   await call(); // connect and check the call works before timing anything
+  try {
+    return job.shape.kind === 'paced' ? await paced(job, job.shape.rate, call) : await loops(job, job.shape, call);
+  } finally {
+    client.close();
+  }
+}
 
+async function paced(job: DirectJob, rate: number, call: Call): Promise<DirectResult> {
+  let messages = 0;
+  const counting = (): Promise<number> => call().then((received) => (messages += received));
+  if (job.warmupSeconds > 0) await runPaced(rate, job.warmupSeconds, call);
+  const cpuBefore = process.cpuUsage();
+  const result = await runPaced(rate, job.durationSeconds, counting);
+  const cpu = process.cpuUsage(cpuBefore);
+  return {
+    completed: result.completed,
+    messages,
+    errors: result.errors,
+    ...(result.firstError !== undefined && { firstError: result.firstError }),
+    seconds: result.seconds,
+    latency: summarise(result.latencies.values()),
+    clientCpuMicros: result.completed > 0 ? (cpu.user + cpu.system) / result.completed : 0,
+  };
+}
+
+/** `workers` closed loops, optionally limited to autocannon-style per-second quotas. */
+async function loops(job: DirectJob, shape: Exclude<LoadShape, { kind: 'paced' }>, call: Call): Promise<DirectResult> {
   let phase: 'warmup' | 'measure' | 'stop' = 'warmup';
   const latencies = new Samples();
   let completed = 0;
@@ -106,12 +133,12 @@ async function run(job: DirectJob): Promise<DirectResult> {
   let errors = 0;
   let firstError: string | undefined;
 
-  const workers = effectiveWorkers(job.shape);
+  const workers = effectiveWorkers(shape);
   // Rate-limited workers share one per-second reset, as autocannon's connections (created together) do.
   const madeThisSecond = new Array<number>(workers).fill(0);
   let secondTick = deferred();
   const ticker =
-    job.shape.kind === 'rate'
+    shape.kind === 'rate'
       ? setInterval(() => {
           madeThisSecond.fill(0);
           const tick = secondTick;
@@ -121,7 +148,7 @@ async function run(job: DirectJob): Promise<DirectResult> {
       : undefined;
 
   const worker = async (index: number): Promise<void> => {
-    const quota = job.shape.kind === 'rate' ? quotaOf(job.shape.rate, workers, index) : Infinity;
+    const quota = shape.kind === 'rate' ? quotaOf(shape.rate, workers, index) : Infinity;
     while (phase !== 'stop') {
       if (madeThisSecond[index]! >= quota) {
         await secondTick.promise;
@@ -158,7 +185,6 @@ async function run(job: DirectJob): Promise<DirectResult> {
   if (ticker) clearInterval(ticker);
   secondTick.resolve();
   await Promise.all(running);
-  client.close();
   return {
     completed,
     messages,

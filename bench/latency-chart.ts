@@ -1,3 +1,4 @@
+import { describeLoad } from './load-shape.js';
 import type { CaseResult } from './results.js';
 
 /*
@@ -28,7 +29,7 @@ function panel(result: CaseResult, x: number, y: number): string {
   const slot = (panelWidth - 2 * barArea.left) / bars.length;
   const barWidth = slot * 0.62;
   const baseline = barArea.top + barArea.height;
-  const load = result.load.kind === 'rate' ? `${result.load.rate} req/s, ${result.load.workers} conn` : `${result.load.workers} connections`;
+  const load = describeLoad(result.load);
   const parts = [
     `<g transform="translate(${x},${y})">`,
     `<rect width="${panelWidth - 8}" height="${panelHeight - 8}" rx="6" fill="#f8fafc" stroke="#e2e8f0"/>`,

@@ -101,7 +101,7 @@ export interface GatewayLaunch {
 export interface GatewayProcess {
   url: string;
   pid: number;
-  /** The gateway's stdout and stderr (pino JSON lines, --trace-gc lines). */
+  /** A copy of the gateway's stdout and stderr (pino JSON lines, --trace-gc lines). */
   logFile: string;
   stop(): Promise<void>;
 }
@@ -112,24 +112,32 @@ export async function startGateway(launch: GatewayLaunch): Promise<GatewayProces
   const configFile = path.join(dir, 'portico.yaml');
   const logFile = path.join(dir, 'gateway.log');
   fs.writeFileSync(configFile, launch.configYaml);
-  const log = fs.openSync(logFile, 'w');
   const entry = launch.fromSource ? ['--import', 'tsx', 'src/server.ts'] : ['dist/server.js'];
   // Environment overrides of the config would silently change what is measured.
   const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(launch.port) };
   delete env['PORTICO_JWT_SECRET'];
   delete env['LOG_LEVEL'];
-  const child = spawn(process.execPath, [...launch.nodeFlags, ...entry, '--config', configFile], { cwd: repoRoot, env, stdio: ['ignore', log, log] });
-  fs.closeSync(log);
+  // stdout is a pipe, as under a container runtime (a file or /dev/null would make logging
+  // cheaper or dearer than in production); this process copies it to a file.
+  const child = spawn(process.execPath, [...launch.nodeFlags, ...entry, '--config', configFile], { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const log = fs.createWriteStream(logFile);
+  child.stdout.pipe(log, { end: false });
+  child.stderr.pipe(log, { end: false });
+  const logClosed = new Promise<void>((resolve) => child.once('close', () => log.end(resolve)));
   let exited = false;
   child.once('exit', () => (exited = true));
+  const logTail = async (): Promise<string> => {
+    await Promise.race([logClosed, sleep(1000)]);
+    return tail(logFile);
+  };
 
   const url = `http://127.0.0.1:${launch.port}`;
   const deadline = Date.now() + 30_000;
   for (;;) {
-    if (exited) throw new Error(`the gateway exited during start-up:\n${tail(logFile)}`);
+    if (exited) throw new Error(`the gateway exited during start-up:\n${await logTail()}`);
     if (Date.now() > deadline) {
       await stopProcess(child);
-      throw new Error(`the gateway was not ready after 30 s:\n${tail(logFile)}`);
+      throw new Error(`the gateway was not ready after 30 s:\n${await logTail()}`);
     }
     try {
       if ((await fetch(`${url}/readyz`)).ok) break;
@@ -144,6 +152,7 @@ export async function startGateway(launch: GatewayLaunch): Promise<GatewayProces
     logFile,
     stop: async () => {
       await stopProcess(child);
+      await logClosed;
       fs.rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -24,7 +24,7 @@ function sideRow(name: string, side: string, result: SideResult, rss?: number): 
 function caseRows(result: CaseResult): string[][] {
   const rows = [sideRow(result.name, 'gateway', result.gateway, result.gateway.peakRssMiB)];
   if (result.direct) rows.push(sideRow('', result.direct.reusedFrom ? `direct (${result.direct.reusedFrom})` : 'direct', result.direct));
-  if (result.ratios) rows.push(['', 'gw ÷ direct', ratio(result.ratios.rps), ratio(result.ratios.p50), ratio(result.ratios.p99), ratio(result.ratios.p999), '', '', '']);
+  if (result.ratios) rows.push(['', 'gw ÷ direct', ratio(result.ratios.rps), ratio(result.ratios.p50), ratio(result.ratios.p99), ratio(result.ratios.p999), '', ratio(result.ratios.cpu), '']);
   return rows;
 }
 

@@ -39,8 +39,8 @@ export interface CaseResult {
   gateway: GatewaySideResult;
   /** Absent when the run skipped the direct client (--no-direct). */
   direct?: SideResult & { reusedFrom?: string };
-  /** gateway ÷ direct. */
-  ratios?: { rps: number; p50: number; p99: number; p999: number };
+  /** gateway ÷ direct; `cpu` compares the gateway's CPU per request with the direct client's per call. */
+  ratios?: { rps: number; p50: number; p99: number; p999: number; cpu: number };
 }
 
 export interface Target {
@@ -53,7 +53,7 @@ export interface Target {
 export interface BenchResults {
   generatedAt: string;
   environment: { node: string; cpus: number; cpuModel: string; platform: string; gateway: 'dist' | 'source' };
-  options: { durationSeconds: number; warmupSeconds: number; connections: number; rate: number; lightConnections: number; logLevel: string };
+  options: { durationSeconds: number; warmupSeconds: number; connections: number; rate: number; lightConnections: number; logLevel: string; gatewayNodeOptions: string };
   payloads: { smallItemBytes: number; postBodyBytes: number; largePageSize: number; largeResponseProtobufBytes: number; largeResponseJsonBytes: number };
   cases: CaseResult[];
   targets: Target[];
@@ -66,6 +66,7 @@ export function ratiosOf(gateway: SideResult, direct: SideResult): CaseResult['r
     p50: div(gateway.latencyMs.p50, direct.latencyMs.p50),
     p99: div(gateway.latencyMs.p99, direct.latencyMs.p99),
     p999: div(gateway.latencyMs.p999, direct.latencyMs.p999),
+    cpu: div(gateway.cpuMicrosPerRequest, direct.cpuMicrosPerRequest),
   };
 }
 
@@ -88,7 +89,7 @@ export function evaluateTargets(cases: readonly CaseResult[]): Target[] {
   });
   const light = byName.get('light-load');
   targets.push({
-    name: `p99 at ${light && light.load.kind === 'rate' ? light.load.rate : '~900'} req/s (light-load)`,
+    name: `p99 at ${light && light.load.kind === 'paced' ? light.load.rate : '~900'} req/s (light-load)`,
     goal: '≤ 1.2× direct p99',
     measured: light?.ratios ? `${light.ratios.p99.toFixed(2)}× (${light.gateway.latencyMs.p99.toFixed(2)} vs ${light.direct!.latencyMs.p99.toFixed(2)} ms)` : 'not measured',
     met: light?.ratios ? light.ratios.p99 <= 1.2 : null,

@@ -23,18 +23,19 @@ import { evaluateTargets, ratiosOf, type BenchResults, type CaseResult, type Gat
  */
 
 const usage = `usage: npm run bench -- [options]
-  --case <name>            run only these cases (repeatable or comma-separated): ${benchCases.map((c) => c.name).join(', ')}
+  --case <name>            run only these cases (repeatable or comma-separated): ${benchCases.map((c) => (c.optIn ? `${c.name} (opt-in)` : c.name)).join(', ')}
   --duration <s>           measured seconds per case and side (default 8)
   --warmup <s>             unmeasured seconds before each measurement (default 2)
   --connections <n>        concurrent connections / in-flight calls (default 50)
   --rate <n>               light-load rate in req/s (default 900)
-  --light-connections <n>  connections of the light-load case (default 1)
+  --light-connections <n>  connections of the opt-in light-load-burst case (default 10)
   --log-level <level>      the gateway's logging.level (default info, as in production)
   --no-direct              skip the direct grpc-js client
   --source                 run the gateway from src/ with tsx instead of dist/
   --no-build               do not rebuild a stale dist/
   --profile                write a V8 CPU profile of the gateway per case to bench/profiles/
   --trace-gc               count the gateway's GC pauses during each measured window
+  --node-options=<flags>   extra node flags for the gateway, e.g. --node-options="--max-semi-space-size=8"
   --out <file>             results JSON (default bench/results.json)
   --chart <file>           latency chart SVG (default bench/latency.svg)`;
 
@@ -54,6 +55,7 @@ interface RunOptions {
   build: boolean;
   profile: boolean;
   traceGc: boolean;
+  nodeOptions: string[];
   out: string;
   chart: string;
 }
@@ -66,13 +68,14 @@ function parseOptions(): RunOptions | undefined {
       warmup: { type: 'string', default: '2' },
       connections: { type: 'string', default: '50' },
       rate: { type: 'string', default: '900' },
-      'light-connections': { type: 'string', default: '1' },
+      'light-connections': { type: 'string', default: '10' },
       'log-level': { type: 'string', default: 'info' },
       'no-direct': { type: 'boolean', default: false },
       source: { type: 'boolean', default: false },
       'no-build': { type: 'boolean', default: false },
       profile: { type: 'boolean', default: false },
       'trace-gc': { type: 'boolean', default: false },
+      'node-options': { type: 'string', default: '' },
       out: { type: 'string', default: path.join(benchRoot, 'results.json') },
       chart: { type: 'string', default: path.join(benchRoot, 'latency.svg') },
       help: { type: 'boolean', default: false },
@@ -88,7 +91,7 @@ function parseOptions(): RunOptions | undefined {
   const unknown = wanted.filter((name) => !benchCases.some((c) => c.name === name));
   if (unknown.length > 0) throw new Error(`unknown case ${unknown.join(', ')}; cases: ${benchCases.map((c) => c.name).join(', ')}`);
   return {
-    cases: wanted.length > 0 ? benchCases.filter((c) => wanted.includes(c.name)) : [...benchCases],
+    cases: wanted.length > 0 ? benchCases.filter((c) => wanted.includes(c.name)) : benchCases.filter((c) => !c.optIn),
     duration: number('duration', values.duration, 0.5),
     warmup: number('warmup', values.warmup, 0),
     connections: Math.round(number('connections', values.connections, 1)),
@@ -100,6 +103,7 @@ function parseOptions(): RunOptions | undefined {
     build: !values['no-build'],
     profile: values.profile,
     traceGc: values['trace-gc'],
+    nodeOptions: values['node-options'].split(/\s+/).filter(Boolean),
     out: path.resolve(values.out),
     chart: path.resolve(values.chart),
   };
@@ -150,7 +154,7 @@ async function preflight(url: string, c: BenchCase, options: CaseOptions): Promi
 const monotonicMicros = (): number => Number(process.hrtime.bigint() / 1000n);
 
 async function measureGateway(c: BenchCase, run: RunOptions, backend: BackendProcess, options: CaseOptions): Promise<GatewaySideResult> {
-  const nodeFlags: string[] = [];
+  const nodeFlags = [...run.nodeOptions];
   if (run.profile) {
     fs.mkdirSync(profileDir, { recursive: true });
     nodeFlags.push('--cpu-prof', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=${c.name}.cpuprofile`);
@@ -303,6 +307,7 @@ async function main(): Promise<number> {
       rate: run.rate,
       lightConnections: run.lightConnections,
       logLevel: run.logLevel,
+      gatewayNodeOptions: run.nodeOptions.join(' '),
     },
     payloads: payloadSizes(pageSize),
     cases: results,

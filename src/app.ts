@@ -110,7 +110,8 @@ export async function buildApp(config: GatewayConfig, options: BuildOptions = {}
   }
   const transcode = createTranscodeHandler({ routes: () => live.current.routes, authenticate: app.authenticate, calls, streams });
   app.route({
-    method: transcodedMethods,
+    // Without CORS nothing else answers OPTIONS: on a known path it is a 405 with Allow like any other method.
+    method: config.cors.origins.length === 0 ? [...transcodedMethods, 'OPTIONS'] : transcodedMethods,
     url: '/*',
     exposeHeadRoute: false,
     // Routing comes before the body is read: an unknown path is a 404 and a wrong method a 405,

@@ -344,12 +344,27 @@ export function leafProblem(type: LeafType, value: unknown, allowUnknownEnumName
     case 'fieldMask':
       return typeof value === 'string' && fieldMaskForm.test(value) ? undefined : fieldMaskExpected;
     case 'struct':
-      return isObject(value) ? undefined : 'expected an object (google.protobuf.Struct)';
+      return isObject(value) ? nonFiniteNumberProblem(value) : 'expected an object (google.protobuf.Struct)';
     case 'listValue':
-      return Array.isArray(value) ? undefined : 'expected an array (google.protobuf.ListValue)';
+      return Array.isArray(value) ? nonFiniteNumberProblem(value) : 'expected an array (google.protobuf.ListValue)';
     case 'value':
-      return undefined;
+      return nonFiniteNumberProblem(value);
   }
+}
+
+/**
+ * JSON.parse reads 1e400 as Infinity, which a google.protobuf.Value cannot hold (fromJson takes
+ * it, toJson then throws): such a number anywhere in a Struct, Value or ListValue is refused.
+ */
+function nonFiniteNumberProblem(value: unknown, depth = 0): string | undefined {
+  if (typeof value === 'number') return Number.isFinite(value) ? undefined : 'number out of range (google.protobuf.Value)';
+  if (typeof value !== 'object' || value === null) return undefined;
+  if (depth > maxDepth) return 'message nesting is too deep';
+  for (const item of Array.isArray(value) ? value : Object.values(value)) {
+    const problem = nonFiniteNumberProblem(item, depth + 1);
+    if (problem !== undefined) return problem;
+  }
+  return undefined;
 }
 
 const scalarNames: Record<ScalarType, string> = {

@@ -134,6 +134,13 @@ describe('cancellation', () => {
     assert.ok(delay >= 0 && delay < 500, `upstream saw the cancellation after ${Math.round(delay)} ms`);
   });
 
+  it('cancels a stream upstream within 500 ms when the client hangs up before the first message', async () => {
+    const hungUpAt = await hangUpDuring('/v1/stream?count=2&first_delay_ms=5000', 'StreamItems');
+    const call = await stack.upstream.cancellation('StreamItems');
+    const delay = call.cancelledAt! - hungUpAt;
+    assert.ok(delay >= 0 && delay < 500, `upstream saw the cancellation after ${Math.round(delay)} ms`);
+  });
+
   it('cancels an SSE stream upstream within 500 ms of the client hanging up', async () => {
     const hungUpAt = await hangUpDuring('/v1/stream?count=1000&interval_ms=100', 'StreamItems', { accept: 'text/event-stream' }, true);
     const call = await stack.upstream.cancellation('StreamItems');

@@ -79,6 +79,14 @@ describe('unknown fields and parameters', () => {
     assert.ok(!('nope' in fromQuery));
   });
 
+  it('answers 400 naming each query parameter that cannot set its field', async () => {
+    const envelope = assertEnvelope(await request(stack, '/v1/items/u?title=a&title=b&inner=x&kind_by_rank[x]=1&items.leaf=y'), 400, 'INVALID_ARGUMENT');
+    assert.deepEqual(
+      fieldViolations(envelope).map((v) => v.field),
+      ['title', 'inner', 'kindByRank["x"]', 'items'],
+    );
+  });
+
   it('answers 400 for a query parameter naming a field the path binds', async () => {
     const envelope = assertEnvelope(await request(stack, '/v1/items/from-path?id=from-query'), 400, 'INVALID_ARGUMENT');
     assert.deepEqual(fieldViolations(envelope), [{ field: 'id', description: 'field is bound by the path' }]);
@@ -168,6 +176,17 @@ describe('size limits', () => {
       chunks: [bigBody.slice(0, half), bigBody.slice(half)],
     });
     assertRawEnvelope(response, 413, 'RESOURCE_EXHAUSTED');
+  });
+
+  it('accepts a chunked body under the limit', async () => {
+    const response = await rawRequest(stack, {
+      method: 'PUT',
+      path: '/v1/items/chunked',
+      headers: { 'content-type': 'application/json', 'transfer-encoding': 'chunked' },
+      chunks: ['{"title":', '"in chunks"}'],
+    });
+    assert.equal(response.status, 200, response.body);
+    assert.equal((JSON.parse(response.body) as Record<string, unknown>)['title'], 'in chunks');
   });
 
   it('accepts a body just under the limit', async () => {

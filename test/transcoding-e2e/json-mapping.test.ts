@@ -266,6 +266,18 @@ describe('well-known types', () => {
     }
   });
 
+  it('rejects a number beyond the double range inside Struct, Value or ListValue', async () => {
+    for (const [body, field] of [
+      ['{"wkt":{"value":1e400}}', 'wkt.value'],
+      ['{"wkt":{"struct":{"a":{"b":[-1e999]}}}}', 'wkt.struct'],
+      ['{"wkt":{"listValue":[1,1e400]}}', 'wkt.listValue'],
+    ] as const) {
+      const response = await request(stack, '/v1/items/json', { method: 'PUT', headers: { 'content-type': 'application/json' }, body });
+      const envelope = assertEnvelope(response, 400, 'INVALID_ARGUMENT');
+      assert.deepEqual(fieldViolations(envelope), [{ field, description: 'number out of range (google.protobuf.Value)' }], body);
+    }
+  });
+
   it('maps Empty to {}', async () => {
     assert.deepEqual(((await echo({ wkt: { empty: {} } }))['wkt'] as Record<string, unknown>)['empty'], {});
   });

@@ -256,6 +256,10 @@ describe('HEAD, 404 and 405', () => {
     assert.equal(onHead.status, 405);
     assert.equal(onHead.headers['allow'], 'POST');
 
+    const onOptions = await request(stack, '/v1/items/x', { method: 'OPTIONS' });
+    assertEnvelope(onOptions, 405, 'UNIMPLEMENTED');
+    assert.equal(onOptions.headers.get('allow'), 'DELETE, GET, HEAD, PATCH, PUT');
+
     const onPurge = await request(stack, '/v1/items/x/cache');
     assertEnvelope(onPurge, 405, 'UNIMPLEMENTED');
     assert.equal(onPurge.headers.get('allow'), 'PURGE');

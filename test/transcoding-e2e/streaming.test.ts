@@ -174,6 +174,14 @@ describe('stream deadlines', () => {
     );
   });
 
+  it('answers 504 DEADLINE_EXCEEDED when streamTimeoutMs passes before the first message', async () => {
+    const started = performance.now();
+    const response = await request(stack, '/v1/stream?count=1&first_delay_ms=3000');
+    const elapsed = performance.now() - started;
+    assertEnvelope(response, 504, 'DEADLINE_EXCEEDED');
+    assert.ok(elapsed >= streamTimeoutMs - 50 && elapsed < streamTimeoutMs + 600, `answered after ${Math.round(elapsed)} ms`);
+  });
+
   it('cuts a stream at streamTimeoutMs with a DEADLINE_EXCEEDED last line', async () => {
     const started = performance.now();
     const response = await timedGet('/v1/stream?count=20&interval_ms=250');

@@ -1,0 +1,16 @@
+const m0 = process.memoryUsage();
+const { buildApp } = await import('/work/main/dist/app.js');
+const { normaliseConfig } = await import('/work/main/dist/config/load.js');
+const { boundedContexts } = await import('/work/main/dist/contexts/index.js');
+const m1 = process.memoryUsage();
+const config = normaliseConfig({server:{port:0,host:'127.0.0.1'},protos:{includeDirs:['/work/main/bench/protos']},services:[{name:'bench',protoFiles:['bench/v1/bench.proto'],service:'bench.v1.BenchService',address:'127.0.0.1:1',auth:'required'}],auth:{jwt:{secret:'x'.repeat(40)}},logging:{level:'warn'}}, {baseDir:'/', env:{}});
+const g = await buildApp(config, { contexts: boundedContexts });
+await g.app.listen({port:0});
+const m2 = process.memoryUsage();
+globalThis.gc?.();
+const m3 = process.memoryUsage();
+const fmt = (m) => Object.entries(m).map(([k,v])=>`${k}=${(v/1048576).toFixed(1)}`).join(' ');
+console.log('node start ', fmt(m0)); console.log('imports    ', fmt(m1)); console.log('built      ', fmt(m2)); console.log('after gc   ', fmt(m3));
+const st = (await import('node:fs')).readFileSync('/proc/self/status','utf8').split('\n').filter(l=>/VmHWM|VmRSS|RssAnon|RssFile/.test(l)).join(' | ');
+console.log(st);
+await g.app.close();

@@ -1,0 +1,12 @@
+import { startBackend, startGateway, freePort, forkTs, stopProcess } from '/work/main/bench/processes.ts';
+import { runHttpLoad } from '/work/main/bench/http-load.ts';
+let t = performance.now(); const lap = (s: string) => { const n = performance.now(); console.log(s, (n - t).toFixed(0)); t = n; };
+const b = await startBackend(); lap('backend');
+const port = await freePort();
+const cfg = JSON.stringify({server:{port,host:'127.0.0.1'},shutdown:{graceMs:1000},protos:{includeDirs:['/work/main/bench/protos']},services:[{name:'bench',protoFiles:['bench/v1/bench.proto'],service:'bench.v1.BenchService',address:b.address}],logging:{level:'info'}});
+const g = await startGateway({configYaml: cfg, port, fromSource: true, nodeFlags: []}); lap('gateway start');
+await runHttpLoad(g.url, {method:'GET', path:'/v1/items/item-42', headers:{}}, {kind:'closed', workers: 4}, 1); lap('load 1s');
+await g.stop(); lap('gateway stop');
+const { child, reply } = await forkTs('direct-load.ts', { address: b.address, op: {kind:'get'}, shape: {kind:'closed', workers: 4}, warmupSeconds: 0, durationSeconds: 1 });
+await reply; lap('direct'); await stopProcess(child); lap('direct stop');
+await b.stop(); lap('backend stop');
