@@ -89,9 +89,13 @@ async function main(): Promise<void> {
       err ? reject(err) : resolve(bound),
     ),
   );
-  const stop = (): void => server.forceShutdown();
+  // The IPC channel keeps the process alive, so stopping means exiting. The parent going away
+  // (even by a crash) ends the backend too: no orphaned servers.
+  const stop = (): void => {
+    server.forceShutdown();
+    process.exit(0);
+  };
   process.once('SIGTERM', stop);
-  // The parent going away (even by a crash) ends the backend: no orphaned servers.
   process.once('disconnect', stop);
   process.send?.({ address: `127.0.0.1:${port}` });
 }

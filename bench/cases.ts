@@ -96,7 +96,7 @@ export const benchCases: readonly BenchCase[] = [
     },
   },
   {
-    ...smallGet('light-load', 'GET /v1/items/{id}, evenly paced (JWT + metrics)', 'jwt'),
+    ...smallGet('light-load', 'GET /v1/items/{id} paced (JWT + metrics)', 'jwt'),
     shape: (options) => ({ kind: 'paced', rate: options.rate }),
   },
   {

@@ -35,8 +35,17 @@ export function cpuMicros(pid: number): number {
 
 /** Peak resident set size (VmHWM) of `pid`, in MiB. */
 export function peakRssMiB(pid: number): number {
+  return statusMiB(pid, 'VmHWM');
+}
+
+/** Resident set size now (VmRSS) of `pid`, in MiB. */
+export function rssMiB(pid: number): number {
+  return statusMiB(pid, 'VmRSS');
+}
+
+function statusMiB(pid: number, field: string): number {
   const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
-  const match = /^VmHWM:\s+(\d+) kB/m.exec(status);
+  const match = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status);
   return match ? Number(match[1]) / 1024 : NaN;
 }
 
@@ -59,8 +68,8 @@ export async function stopProcess(child: ChildProcess, graceMs = 10_000): Promis
   clearTimeout(timer);
 }
 
-/** Forks a TypeScript module of bench/ with tsx and waits for its first IPC message. */
-export async function forkTs<T>(module: string, firstMessage?: unknown): Promise<{ child: ChildProcess; reply: Promise<T> }> {
+/** Forks a TypeScript module of bench/ with tsx; `reply` is its first IPC message. */
+export function forkTs<T>(module: string, firstMessage?: unknown): { child: ChildProcess; reply: Promise<T> } {
   const child = fork(path.join(benchRoot, module), [], {
     execArgv: ['--import', 'tsx'],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
@@ -83,7 +92,7 @@ export interface BackendProcess {
 }
 
 export async function startBackend(): Promise<BackendProcess> {
-  const { child, reply } = await forkTs<{ address: string }>('backend.ts');
+  const { child, reply } = forkTs<{ address: string }>('backend.ts');
   const { address } = await reply;
   return { address, pid: child.pid!, stop: () => stopProcess(child) };
 }

@@ -52,8 +52,17 @@ function shortLocation(url: string, line: number): string {
   return `${tail}:${line + 1}`;
 }
 
-export function summariseProfile(profile: CpuProfile, window?: { startMicros: number; endMicros: number }) {
+export interface ProfileWindow {
+  startMicros: number;
+  endMicros: number;
+  /** Requests (or streams) handled in the window, to express costs per request. */
+  requests?: number;
+}
+
+export function summariseProfile(profile: CpuProfile, window?: ProfileWindow) {
   const byId = new Map(profile.nodes.map((node) => [node.id, node]));
+  const parentOf = new Map<number, number>();
+  for (const node of profile.nodes) for (const child of node.children ?? []) parentOf.set(child, node.id);
   const self = new Map<number, number>();
   let time = profile.startTime;
   let total = 0;
@@ -65,22 +74,38 @@ export function summariseProfile(profile: CpuProfile, window?: { startMicros: nu
     self.set(profile.samples[i]!, (self.get(profile.samples[i]!) ?? 0) + delta);
     total += delta;
   }
-  const functions = new Map<string, FunctionCost>();
+  const functions = new Map<string, FunctionCost & { inclusiveMicros: number }>();
   const origins = new Map<string, number>();
-  for (const [id, micros] of self) {
+  const entryOf = (id: number) => {
     const { functionName, url, lineNumber } = byId.get(id)!.callFrame;
     const name = functionName || '(anonymous)';
-    const origin = originOf(url, name);
     const location = shortLocation(url, lineNumber);
     const key = `${name}\u0000${location}`;
-    const entry = functions.get(key) ?? { name, origin, location, selfMicros: 0 };
+    let entry = functions.get(key);
+    if (!entry) {
+      entry = { name, origin: originOf(url, name), location, selfMicros: 0, inclusiveMicros: 0 };
+      functions.set(key, entry);
+    }
+    return entry;
+  };
+  for (const [id, micros] of self) {
+    const entry = entryOf(id);
     entry.selfMicros += micros;
-    functions.set(key, entry);
-    origins.set(origin, (origins.get(origin) ?? 0) + micros);
+    origins.set(entry.origin, (origins.get(entry.origin) ?? 0) + micros);
+    // Inclusive time: once per distinct function on the stack, so recursion is not counted twice.
+    const seen = new Set<object>();
+    for (let cursor: number | undefined = id; cursor !== undefined; cursor = parentOf.get(cursor)) {
+      const frame = entryOf(cursor);
+      if (seen.has(frame)) continue;
+      seen.add(frame);
+      frame.inclusiveMicros += micros;
+    }
   }
+  const list = [...functions.values()];
   return {
     totalMicros: total,
-    functions: [...functions.values()].sort((a, b) => b.selfMicros - a.selfMicros),
+    functions: list.filter((f) => f.selfMicros > 0).sort((a, b) => b.selfMicros - a.selfMicros),
+    inclusive: list.sort((a, b) => b.inclusiveMicros - a.inclusiveMicros),
     origins: [...origins.entries()].sort((a, b) => b[1] - a[1]),
   };
 }
@@ -94,21 +119,31 @@ function main(): void {
   }
   const profile = JSON.parse(fs.readFileSync(file, 'utf8')) as CpuProfile;
   const windowFile = path.join(path.dirname(file), `${path.basename(file, '.cpuprofile')}.window.json`);
-  const window = fs.existsSync(windowFile) ? (JSON.parse(fs.readFileSync(windowFile, 'utf8')) as { startMicros: number; endMicros: number }) : undefined;
-  const { totalMicros, functions, origins } = summariseProfile(profile, window);
+  const window = fs.existsSync(windowFile) ? (JSON.parse(fs.readFileSync(windowFile, 'utf8')) as ProfileWindow) : undefined;
+  const { totalMicros, functions, inclusive, origins } = summariseProfile(profile, window);
   if (totalMicros === 0) {
     console.error('no samples in the measured window (was the profile written by this run?)');
     process.exit(1);
   }
-  const pct = (micros: number): string => `${((100 * micros) / totalMicros).toFixed(1).padStart(5)} %`;
-  console.log(`${file}: ${(totalMicros / 1e6).toFixed(2)} s of samples${window ? ' in the measured window' : ' (whole process: no window file)'}\n`);
+  const requests = window?.requests;
+  // Samples are wall-clock time on the main thread, idle included; per request they read as
+  // "main-thread microseconds per request".
+  const cost = (micros: number): string =>
+    `${((100 * micros) / totalMicros).toFixed(1).padStart(5)} %` + (requests ? ` ${(micros / requests).toFixed(1).padStart(7)} µs/req` : '');
+  console.log(
+    `${file}: ${(totalMicros / 1e6).toFixed(2)} s of samples${window ? ' in the measured window' : ' (whole process: no window file)'}` +
+      (requests ? `, ${requests} requests` : '') +
+      '\n',
+  );
   console.log('self time by origin:');
-  for (const [origin, micros] of origins.slice(0, 20)) console.log(`  ${pct(micros)}  ${origin}`);
+  for (const [origin, micros] of origins.slice(0, 20)) console.log(`  ${cost(micros)}  ${origin}`);
   const top = Number(values.top);
   console.log(`\ntop ${top} functions by self time:`);
-  for (const f of functions.slice(0, top)) console.log(`  ${pct(f.selfMicros)}  ${f.name.padEnd(36)} ${f.origin.padEnd(24)} ${f.location}`);
+  for (const f of functions.slice(0, top)) console.log(`  ${cost(f.selfMicros)}  ${f.name.padEnd(36)} ${f.origin.padEnd(24)} ${f.location}`);
   console.log('\nPortico (src/) functions by self time:');
-  for (const f of functions.filter((fn) => fn.origin === 'portico').slice(0, top)) console.log(`  ${pct(f.selfMicros)}  ${f.name.padEnd(36)} ${f.location}`);
+  for (const f of functions.filter((fn) => fn.origin === 'portico').slice(0, top)) console.log(`  ${cost(f.selfMicros)}  ${f.name.padEnd(36)} ${f.location}`);
+  console.log('\nPortico (src/) functions by inclusive time (self + callees):');
+  for (const f of inclusive.filter((fn) => fn.origin === 'portico').slice(0, top)) console.log(`  ${cost(f.inclusiveMicros)}  ${f.name.padEnd(36)} ${f.location}`);
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === path.resolve(import.meta.filename)) main();

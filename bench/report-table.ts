@@ -2,12 +2,12 @@ import type { BenchResults, CaseResult, SideResult } from './results.js';
 
 /* The table `npm run bench` prints: two rows per case (gateway, direct) and their ratio. */
 
-const headers = ['case', 'side', 'req/s', 'p50 ms', 'p99 ms', 'p99.9 ms', 'errors', 'CPU µs/req', 'peak RSS MiB'];
+const headers = ['case', 'side', 'req/s', 'p50 ms', 'p99 ms', 'p99.9 ms', 'errors', 'CPU µs/req', 'RSS MiB ready→peak'];
 
 const ms = (value: number): string => (value >= 100 ? value.toFixed(0) : value >= 10 ? value.toFixed(1) : value.toFixed(2));
 const ratio = (value: number): string => (Number.isFinite(value) ? `${value.toFixed(2)}×` : '–');
 
-function sideRow(name: string, side: string, result: SideResult, rss?: number): string[] {
+function sideRow(name: string, side: string, result: SideResult, rss?: string): string[] {
   return [
     name,
     side,
@@ -17,12 +17,13 @@ function sideRow(name: string, side: string, result: SideResult, rss?: number): 
     ms(result.latencyMs.p999),
     String(result.errors),
     result.cpuMicrosPerRequest.toFixed(0),
-    rss === undefined ? '' : rss.toFixed(0),
+    rss ?? '',
   ];
 }
 
 function caseRows(result: CaseResult): string[][] {
-  const rows = [sideRow(result.name, 'gateway', result.gateway, result.gateway.peakRssMiB)];
+  const rss = `${result.gateway.startRssMiB.toFixed(0)}→${result.gateway.peakRssMiB.toFixed(0)}`;
+  const rows = [sideRow(result.name, 'gateway', result.gateway, rss)];
   if (result.direct) rows.push(sideRow('', result.direct.reusedFrom ? `direct (${result.direct.reusedFrom})` : 'direct', result.direct));
   if (result.ratios) rows.push(['', 'gw ÷ direct', ratio(result.ratios.rps), ratio(result.ratios.p50), ratio(result.ratios.p99), ratio(result.ratios.p999), '', ratio(result.ratios.cpu), '']);
   return rows;
@@ -39,7 +40,17 @@ export function formatTable(results: BenchResults): string {
     if (row[0]) previous = row[0];
     out.push(line(row));
   }
-  const notes: string[] = [];
+  const notes: string[] = ['CPU µs per request over every busy process (what bounds req/s when cores are few):'];
+  for (const c of results.cases) {
+    const g = c.gateway;
+    const viaGateway = g.cpuMicrosPerRequest + g.backendCpuMicrosPerRequest + g.loadGeneratorCpuMicrosPerRequest;
+    let line = `  ${c.name}: gateway path ${viaGateway.toFixed(0)} (gateway ${g.cpuMicrosPerRequest.toFixed(0)} + backend ${g.backendCpuMicrosPerRequest.toFixed(0)} + load generator ${g.loadGeneratorCpuMicrosPerRequest.toFixed(0)})`;
+    if (c.direct) {
+      const d = c.direct;
+      line += `; direct path ${(d.cpuMicrosPerRequest + d.backendCpuMicrosPerRequest).toFixed(0)} (client ${d.cpuMicrosPerRequest.toFixed(0)} + backend ${d.backendCpuMicrosPerRequest.toFixed(0)})`;
+    }
+    notes.push(line);
+  }
   for (const c of results.cases) {
     if (c.messagesPerCall) {
       const direct = c.direct?.messagesPerSecond;

@@ -23,8 +23,12 @@ export interface SideResult {
 }
 
 export interface GatewaySideResult extends SideResult {
+  /** CPU time per request of this process (autocannon or the paced HTTP client): the third busy process. */
+  loadGeneratorCpuMicrosPerRequest: number;
   /** The gateway's VmHWM after the case. */
   peakRssMiB: number;
+  /** The gateway's VmRSS once ready, before any request: the floor under the peak. */
+  startRssMiB: number;
   statusCodes: Record<string, number>;
   /** From --trace-gc during the measured window, when the run asked for it. */
   gc?: GcSummary;

@@ -11,7 +11,7 @@ import type { DirectJob, DirectResult } from './direct-load.js';
 import { summariseGcTrace } from './gc-trace.js';
 import { runHttpLoad } from './http-load.js';
 import { latencyChart } from './latency-chart.js';
-import { cpuMicros, forkTs, freePort, peakRssMiB, repoRoot, startBackend, startGateway, stopProcess, type BackendProcess } from './processes.js';
+import { cpuMicros, forkTs, freePort, peakRssMiB, repoRoot, rssMiB, startBackend, startGateway, stopProcess, type BackendProcess } from './processes.js';
 import { formatTable } from './report-table.js';
 import { evaluateTargets, ratiosOf, type BenchResults, type CaseResult, type GatewaySideResult, type SideResult } from './results.js';
 
@@ -163,6 +163,7 @@ async function measureGateway(c: BenchCase, run: RunOptions, backend: BackendPro
   const port = await freePort();
   const gateway = await startGateway({ configYaml: gatewayConfig(c.policy, backend.address, port, run.logLevel), port, fromSource: run.source, nodeFlags });
   try {
+    const startRss = rssMiB(gateway.pid);
     await preflight(gateway.url, c, options);
     const spec = c.request(options);
     const shape = c.shape(options);
@@ -171,13 +172,18 @@ async function measureGateway(c: BenchCase, run: RunOptions, backend: BackendPro
     const windowStart = monotonicMicros();
     const cpuBefore = cpuMicros(gateway.pid);
     const backendBefore = cpuMicros(backend.pid);
+    const loaderBefore = process.cpuUsage();
     const http = await runHttpLoad(gateway.url, spec, shape, run.duration);
     const cpu = cpuMicros(gateway.pid) - cpuBefore;
     const backendCpu = cpuMicros(backend.pid) - backendBefore;
+    const loader = process.cpuUsage(loaderBefore);
     const windowEnd = monotonicMicros();
     const logTo = fs.statSync(gateway.logFile).size;
     const handled = Math.max(1, http.completed + http.errors);
-    if (run.profile) fs.writeFileSync(path.join(profileDir, `${c.name}.window.json`), JSON.stringify({ startMicros: windowStart, endMicros: windowEnd }));
+    if (run.profile) {
+      const window = { startMicros: windowStart, endMicros: windowEnd, requests: handled };
+      fs.writeFileSync(path.join(profileDir, `${c.name}.window.json`), JSON.stringify(window));
+    }
     return {
       rps: http.completed / http.seconds,
       ...(c.messagesPerCall !== undefined && { messagesPerSecond: (http.completed * c.messagesPerCall) / http.seconds }),
@@ -187,7 +193,9 @@ async function measureGateway(c: BenchCase, run: RunOptions, backend: BackendPro
       latencyMs: http.latency,
       cpuMicrosPerRequest: cpu / handled,
       backendCpuMicrosPerRequest: backendCpu / handled,
+      loadGeneratorCpuMicrosPerRequest: (loader.user + loader.system) / handled,
       peakRssMiB: peakRssMiB(gateway.pid),
+      startRssMiB: startRss,
       statusCodes: http.statusCodes,
       ...(run.traceGc && { gc: summariseGcTrace(gateway.logFile, logFrom, logTo) }),
     };
@@ -198,7 +206,7 @@ async function measureGateway(c: BenchCase, run: RunOptions, backend: BackendPro
 
 async function measureDirect(c: BenchCase, run: RunOptions, backend: BackendProcess, options: CaseOptions): Promise<SideResult> {
   const job: DirectJob = { address: backend.address, op: c.direct(options), shape: c.shape(options), warmupSeconds: run.warmup, durationSeconds: run.duration };
-  const { child, reply } = await forkTs<DirectResult>('direct-load.ts', job);
+  const { child, reply } = forkTs<DirectResult>('direct-load.ts', job);
   // The backend's CPU is read around the whole child run, then scaled to the measured window.
   const backendBefore = cpuMicros(backend.pid);
   const startedAt = performance.now();

@@ -1,0 +1,40 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { it } from 'node:test';
+import type { BenchResults } from '../../bench/results.js';
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+/*
+ * The benchmark itself never runs in `npm test`; this only checks that `npm run bench` still
+ * works end to end (backend, gateway from source, autocannon, direct client) and writes the
+ * files the README shows, in about 6 s. No figure is asserted: they depend on the machine.
+ */
+
+it('npm run bench runs one short case and writes results.json and the chart', { timeout: 60_000 }, async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'portico-bench-smoke-'));
+  const out = path.join(dir, 'results.json');
+  const chart = path.join(dir, 'latency.svg');
+  try {
+    const args = ['--import', 'tsx', 'bench/run.ts', '--case', 'small-get', '--duration', '1', '--warmup', '0', '--connections', '4', '--source', '--out', out, '--chart', chart];
+    await promisify(execFile)(process.execPath, args, { cwd: repoRoot, timeout: 55_000 });
+
+    const results = JSON.parse(fs.readFileSync(out, 'utf8')) as BenchResults;
+    assert.deepEqual(results.cases.map((c) => c.name), ['small-get']);
+    const [small] = results.cases;
+    assert.ok(small!.gateway.completed > 0, 'the gateway answered');
+    assert.equal(small!.gateway.errors, 0);
+    assert.ok(small!.gateway.cpuMicrosPerRequest > 0 && small!.gateway.peakRssMiB > 0);
+    assert.ok(small!.direct && small!.direct.completed > 0 && small!.direct.errors === 0, 'the direct client answered');
+    assert.ok(small!.ratios && Number.isFinite(small!.ratios.rps));
+    assert.equal(results.targets.length, 4);
+    assert.match(fs.readFileSync(chart, 'utf8'), /^<svg [^>]*>[\s\S]*small-get[\s\S]*<\/svg>\n$/);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
