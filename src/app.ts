@@ -1,5 +1,5 @@
 import http from 'node:http';
-import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { GatewayConfig } from './config/schema.js';
 import { registerContext, type BoundedContext } from './contexts/acl-route.js';
 import { clientErrorHandler, frameworkErrorHandler, installErrorHandling } from './errors/error-handler.js';
@@ -8,7 +8,7 @@ import { healthRoutes } from './lifecycle/health-routes.js';
 import { LiveRoutes } from './lifecycle/live-routes.js';
 import { Readiness } from './lifecycle/readiness.js';
 import httpObservability, { unmatchedLabel } from './observability/http-observability.js';
-import { loggerOptions } from './observability/logging.js';
+import { createGatewayLogger } from './observability/logging.js';
 import { GatewayMetrics } from './observability/metrics.js';
 import { registerOpenApi } from './openapi/openapi-plugin.js';
 import { requestIdOf } from './observability/request-id.js';
@@ -47,8 +47,9 @@ const jsonMediaType = /^application\/(?:[\w.-]+\+)?json\s*(?:;.*)?$/i;
 
 /** Builds the gateway from a validated config; server.ts and the tests both call this. */
 export async function buildApp(config: GatewayConfig, options: BuildOptions = {}): Promise<Gateway> {
+  const gatewayLogger = options.logger === undefined ? createGatewayLogger(config.logging.level) : undefined;
   const app = Fastify({
-    logger: options.logger ?? loggerOptions(config.logging.level),
+    ...(gatewayLogger ? { loggerInstance: gatewayLogger.logger as FastifyBaseLogger } : { logger: options.logger }),
     genReqId: requestIdOf,
     // One access line per request (observability/http-observability.ts) instead of Fastify's two.
     logController: new LogController({ requestIdLogLabel: 'requestId', disableRequestLogging: true }),
@@ -122,6 +123,9 @@ export async function buildApp(config: GatewayConfig, options: BuildOptions = {}
     },
     handler: transcode,
   });
-  app.addHook('onClose', async () => live.close());
+  app.addHook('onClose', async () => {
+    live.close();
+    gatewayLogger?.flush();
+  });
   return { app, live, readiness, streams, metrics };
 }

@@ -15,8 +15,9 @@ export class GatewayMetrics implements UpstreamObserver {
   readonly #requestSeconds: Histogram<'route' | 'method' | 'status'>;
   readonly #upstreamCalls: Counter<'service' | 'method' | 'code'>;
   readonly #upstreamSeconds: Histogram<'service' | 'method' | 'code'>;
-  readonly #httpChildren = new Map<string, { count: Counter.Internal; seconds: Histogram.Internal<'route' | 'method' | 'status'> }>();
-  readonly #upstreamChildren = new Map<string, { count: Counter.Internal; seconds: Histogram.Internal<'service' | 'method' | 'code'> }>();
+  // Label children by label values, nested so the request path builds no key strings.
+  readonly #httpChildren = new Map<string, Map<string, Map<number, SeriesPair>>>();
+  readonly #upstreamChildren = new Map<string, Map<string, Map<number, SeriesPair>>>();
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'portico_' });
@@ -49,26 +50,45 @@ export class GatewayMetrics implements UpstreamObserver {
   }
 
   requestFinished(route: string, method: string, status: number, seconds: number): void {
-    const key = `${route}\u0000${method}\u0000${status}`;
-    let child = this.#httpChildren.get(key);
-    if (!child) {
-      const labels = { route, method, status: String(status) };
-      child = { count: this.#requests.labels(labels), seconds: this.#requestSeconds.labels(labels) };
-      this.#httpChildren.set(key, child);
-    }
-    child.count.inc();
-    child.seconds.observe(seconds);
+    const series =
+      lookup(this.#httpChildren, route, method, status) ??
+      store(this.#httpChildren, route, method, status, () => {
+        const labels = { route, method, status: String(status) };
+        return { count: this.#requests.labels(labels), seconds: this.#requestSeconds.labels(labels) };
+      });
+    series.count.inc();
+    series.seconds.observe(seconds);
   }
 
   callFinished(service: string, method: string, code: GrpcStatus, seconds: number): void {
-    const key = `${service}\u0000${method}\u0000${code}`;
-    let child = this.#upstreamChildren.get(key);
-    if (!child) {
-      const labels = { service, method, code: codeName(code) };
-      child = { count: this.#upstreamCalls.labels(labels), seconds: this.#upstreamSeconds.labels(labels) };
-      this.#upstreamChildren.set(key, child);
-    }
-    child.count.inc();
-    child.seconds.observe(seconds);
+    const series =
+      lookup(this.#upstreamChildren, service, method, code) ??
+      store(this.#upstreamChildren, service, method, code, () => {
+        const labels = { service, method, code: codeName(code) };
+        return { count: this.#upstreamCalls.labels(labels), seconds: this.#upstreamSeconds.labels(labels) };
+      });
+    series.count.inc();
+    series.seconds.observe(seconds);
   }
+}
+
+interface SeriesPair {
+  count: Counter.Internal;
+  seconds: Histogram.Internal<string>;
+}
+
+type SeriesTree = Map<string, Map<string, Map<number, SeriesPair>>>;
+
+function lookup(tree: SeriesTree, a: string, b: string, c: number): SeriesPair | undefined {
+  return tree.get(a)?.get(b)?.get(c);
+}
+
+function store(tree: SeriesTree, a: string, b: string, c: number, create: () => SeriesPair): SeriesPair {
+  let level1 = tree.get(a);
+  if (!level1) tree.set(a, (level1 = new Map()));
+  let level2 = level1.get(b);
+  if (!level2) level1.set(b, (level2 = new Map()));
+  const series = create();
+  level2.set(c, series);
+  return series;
 }
