@@ -71,14 +71,31 @@ export function streamResponse(
     // grpc-js ends the readable side (an async 'end') and then emits 'error' for a failed call:
     // after an error, 'end' must neither open a 200 response nor record OK.
     let failed = false;
+    // Messages that arrive in the same turn of the event loop (grpc-js often delivers several
+    // from one HTTP/2 read) leave in one write: a syscall per message dominated the cost.
+    const pending: string[] = [];
+    let flushScheduled = false;
 
+    const flush = (): void => {
+      flushScheduled = false;
+      if (!out || out.writableEnded || pending.length === 0) return;
+      const chunk = pending.length === 1 ? pending[0]! : pending.join('');
+      pending.length = 0;
+      if (!out.write(chunk)) {
+        // Backpressure: stop reading from the upstream until the client catches up.
+        call.pause();
+        out.once('drain', () => call.resume());
+      }
+    };
     const finish = (): void => {
+      flush();
       if (heartbeat) clearInterval(heartbeat);
       untrack?.();
       if (out && !out.writableEnded) out.end();
     };
     const writeError = (err: GatewayError): void => {
       request.upstreamCode = err.status;
+      flush();
       if (out && !out.writableEnded) out.write(framing.error(JSON.stringify(errorEnvelope(err, request.id))));
       finish();
     };
@@ -103,10 +120,10 @@ export function streamResponse(
     call.on('data', (msg: Message) => {
       out ??= open();
       if (out.writableEnded) return;
-      if (!out.write(framing.message(renderResponse(route, msg)))) {
-        // Backpressure: stop reading from the upstream until the client catches up.
-        call.pause();
-        out.once('drain', () => call.resume());
+      pending.push(framing.message(renderResponse(route, msg)));
+      if (!flushScheduled) {
+        flushScheduled = true;
+        setImmediate(flush);
       }
     });
     call.on('end', () => {
