@@ -2,6 +2,7 @@ import http from 'node:http';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { GatewayConfig } from './config/schema.js';
 import { registerContext, type BoundedContext } from './contexts/acl-route.js';
+import { HandWrittenPaths } from './contexts/hand-written-paths.js';
 import { clientErrorHandler, frameworkErrorHandler, installErrorHandling } from './errors/error-handler.js';
 import { GatewayError } from './errors/gateway-error.js';
 import { healthRoutes } from './lifecycle/health-routes.js';
@@ -87,6 +88,8 @@ export async function buildApp(config: GatewayConfig, options: BuildOptions = {}
   });
   await registerOpenApi(app, live);
 
+  const handWritten = new HandWrittenPaths();
+  handWritten.track(app);
   for (const context of options.contexts ?? []) {
     const service = config.services.find((s) => s.name === context.service);
     if (!service) {
@@ -109,7 +112,13 @@ export async function buildApp(config: GatewayConfig, options: BuildOptions = {}
   for (const method of transcodedMethods) {
     if (!app.supportedMethods.includes(method)) app.addHttpMethod(method, { hasBody: !bodylessMethods.has(method) });
   }
-  const transcode = createTranscodeHandler({ routes: () => live.current.routes, authenticate: app.authenticate, calls, streams });
+  const transcode = createTranscodeHandler({
+    routes: () => live.current.routes,
+    authenticate: app.authenticate,
+    calls,
+    streams,
+    handWrittenMethods: (path) => handWritten.allowedMethods(path),
+  });
   app.route({
     // Without CORS nothing else answers OPTIONS: on a known path it is a 405 with Allow like any other method.
     method: config.cors.origins.length === 0 ? [...transcodedMethods, 'OPTIONS'] : transcodedMethods,

@@ -15,6 +15,8 @@ export interface TranscodeDeps {
   authenticate(request: FastifyRequest, mode: AuthModeName): Promise<Identity | undefined>;
   calls: CallContextFactory;
   streams: ActiveStreams;
+  /** Methods the hand-written route modules take at a path, for 405 and Allow. */
+  handWrittenMethods(path: string): readonly string[];
 }
 
 const jsonContentType = 'application/json; charset=utf-8';
@@ -40,7 +42,7 @@ export function createTranscodeHandler(deps: TranscodeDeps): TranscodeHandler {
   const findRoute = (request: FastifyRequest): RouteHit => {
     const url = request.raw.url ?? '/';
     const queryStart = url.indexOf('?');
-    const hit = matchRoute(deps.routes(), request.method, queryStart < 0 ? url : url.slice(0, queryStart));
+    const hit = matchRoute(deps, request.method, queryStart < 0 ? url : url.slice(0, queryStart));
     request.routeLabel = hit.value.label;
     hits.set(request, hit);
     return hit;
@@ -70,17 +72,19 @@ export function createTranscodeHandler(deps: TranscodeDeps): TranscodeHandler {
   return Object.assign(transcode, { route: (request: FastifyRequest): void => void findRoute(request) });
 }
 
-function matchRoute(routes: RouteSet, method: string, path: string): RouteHit {
+function matchRoute(deps: TranscodeDeps, method: string, path: string): RouteHit {
   let match;
   try {
-    match = routes.table.match(method, path);
+    match = deps.routes().table.match(method, path);
   } catch (err) {
     if (err instanceof PathDecodeError) throw GatewayError.http(400, `malformed path: ${err.message}`);
     throw err;
   }
   if (match.kind === 'found') return match as RouteHit;
-  if (match.kind === 'method-not-allowed') {
-    throw GatewayError.http(405, `method ${method} is not allowed for ${path}`, [], { allow: match.allow.join(', ') });
+  const allow = new Set([...(match.kind === 'method-not-allowed' ? match.allow : []), ...deps.handWrittenMethods(path)]);
+  if (allow.has('GET')) allow.add('HEAD');
+  if (allow.size > 0) {
+    throw GatewayError.http(405, `method ${method} is not allowed for ${path}`, [], { allow: [...allow].sort().join(', ') });
   }
   throw GatewayError.http(404, `no route for ${method} ${path}`);
 }
