@@ -1,4 +1,4 @@
-import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, FastifySchemaValidationError } from 'fastify';
 import type { Socket } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import { badRequestDetail, errorEnvelope, GatewayError } from './gateway-error.js';
@@ -18,7 +18,7 @@ export function installErrorHandling(app: FastifyInstance): void {
 function normalise(err: FastifyError): GatewayError {
   if (err.validation) {
     const context = err.validationContext ?? 'request';
-    const violations = err.validation.map((v) => ({
+    const violations = collapseAlternatives(err.validation).map((v) => ({
       field: fieldPath(context, v.instancePath, v.params),
       description: v.message ?? 'is invalid',
     }));
@@ -26,6 +26,27 @@ function normalise(err: FastifyError): GatewayError {
     return GatewayError.http(400, `invalid request: ${summary}`, [badRequestDetail(violations)]);
   }
   return GatewayError.from(err);
+}
+
+/**
+ * Ajv reports a failed anyOf/oneOf once per alternative and once for itself, which would list
+ * the same field several times; the client gets one violation per field. A union of literals
+ * (TypeBox's Type.Union of Type.Literal) names its allowed values instead of "must match a
+ * schema in anyOf".
+ */
+function collapseAlternatives(errors: readonly FastifySchemaValidationError[]): readonly FastifySchemaValidationError[] {
+  const unions = errors.filter((e) => e.keyword === 'anyOf' || e.keyword === 'oneOf');
+  if (unions.length === 0) return errors;
+  const within = (union: FastifySchemaValidationError) => (e: FastifySchemaValidationError) => e.schemaPath.startsWith(`${union.schemaPath}/`);
+  return errors
+    .filter((e) => !unions.some((union) => within(union)(e)))
+    .map((e) => {
+      if (!unions.includes(e)) return e;
+      const alternatives = errors.filter(within(e));
+      const allowed = alternatives.filter((a) => a.keyword === 'const').map((a) => a.params['allowedValue']);
+      if (allowed.length === 0 || allowed.length !== alternatives.length) return e;
+      return { ...e, message: `must be one of ${allowed.map((v) => (typeof v === 'string' ? v : JSON.stringify(v))).join(', ')}` };
+    });
 }
 
 /** "/investor_id" in querystring → "investor_id"; a missing property names itself. */
