@@ -57,6 +57,8 @@ export async function buildApp(config: GatewayConfig, options: BuildOptions = {}
     bodyLimit: config.server.bodyLimit,
     clientErrorHandler,
     frameworkErrors: frameworkErrorHandler,
+    // Unknown properties are reported (400), never silently removed; see contexts/acl-route.ts.
+    ajv: { customOptions: { removeAdditional: false } },
     forceCloseConnections: 'idle',
     return503OnClosing: true,
   });

@@ -80,7 +80,7 @@ export async function registerContext(app: FastifyInstance, context: BoundedCont
         scope.route({
           method: route.method,
           url: route.url,
-          schema: { ...route.schema, summary: route.summary, tags: [context.name] },
+          schema: { ...closedSchemas(route.schema), summary: route.summary, tags: [context.name] },
           config: { auth: route.auth, aclReply: route.reply },
           handler: async (request: FastifyRequest, reply: FastifyReply) => {
             request.routeLabel = label;
@@ -109,6 +109,17 @@ declare module 'fastify' {
     /** The public response message of a hand-written route (for OpenAPI). */
     aclReply?: DescMessage;
   }
+}
+
+/**
+ * Unknown query parameters and body fields are a 400 on route modules as on declarative
+ * bindings: object schemas that do not say otherwise get additionalProperties: false (and
+ * app.ts turns off Ajv's removeAdditional, which would drop them silently).
+ */
+function closedSchemas(schemas: RouteSchemas): RouteSchemas {
+  const close = (schema: TSchema | undefined): TSchema | undefined =>
+    schema && (schema as { type?: unknown }).type === 'object' && !('additionalProperties' in schema) ? ({ ...schema, additionalProperties: false } as TSchema) : schema;
+  return { querystring: close(schemas.querystring), params: close(schemas.params), body: close(schemas.body) };
 }
 
 function inputOf(request: FastifyRequest): AclInput<RouteSchemas> {

@@ -52,8 +52,8 @@ function collapseAlternatives(errors: readonly FastifySchemaValidationError[]): 
 /** "/investor_id" in querystring → "investor_id"; a missing property names itself. */
 function fieldPath(context: string, instancePath: string, params: Record<string, unknown>): string {
   const base = instancePath.replace(/^\//, '').replace(/\//g, '.');
-  const missing = params['missingProperty'];
-  const field = typeof missing === 'string' ? (base ? `${base}.${missing}` : missing) : base;
+  const named = params['missingProperty'] ?? params['additionalProperty'];
+  const field = typeof named === 'string' ? (base ? `${base}.${named}` : named) : base;
   return field || context;
 }
 

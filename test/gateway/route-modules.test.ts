@@ -79,3 +79,17 @@ describe('hand-written route modules', () => {
     assert.equal(response.status, 404);
   });
 });
+
+describe('route module input', () => {
+  test('an unknown query parameter is a 400 naming it, as on declarative bindings', async () => {
+    const token = signToken({ sub: 'alice' }, { key: demoJwtSecret });
+    const response = await fetch(`${gateway.url}/v1/investor?investor_id=42&bogus=1`, { headers: { authorization: `Bearer ${token}` } });
+    assert.equal(response.status, 400);
+    const body = (await response.json()) as { error: { status: string; details: { fieldViolations: { field: string }[] }[] } };
+    assert.equal(body.error.status, 'INVALID_ARGUMENT');
+    assert.deepEqual(
+      body.error.details[0]!.fieldViolations.map((v) => v.field),
+      ['bogus'],
+    );
+  });
+});
