@@ -3,6 +3,7 @@ import type { AuthModeName } from '../config/schema.js';
 import type { Catalog } from '../descriptors/catalog.js';
 import type { HttpRule } from '../descriptors/http-rules.js';
 import { compileRpc, type CompiledRpc, type Upstream } from '../upstreams/upstream.js';
+import { float32Rewriter } from './float32-output.js';
 import { parsePathTemplate } from './path-template.js';
 import { compileRequestBinding, type RequestBinding } from './request-binding.js';
 import { buildRouteTable, type RouteEntry, type RouteTable } from './route-table.js';
@@ -28,6 +29,8 @@ export interface TranscodedRoute {
   readonly validation: ValidationOptions;
   readonly registry: Registry;
   readonly describe: string;
+  /** Rewrites float fields to their shortest form before rendering; undefined when none. */
+  readonly rewriteFloats: ((message: Record<string, unknown>) => void) | undefined;
 }
 
 /** An RPC of a configured service that no binding exposes, and why. */
@@ -90,6 +93,7 @@ export function compileRouteSet(catalog: Catalog, upstreams: ReadonlyMap<string,
           validation,
           registry: catalog.registry,
           describe,
+          rewriteFloats: float32Rewriter(method.output),
         };
         entries.push({ method: rule.method, template, value: route, describe });
       }

@@ -119,6 +119,7 @@ const jsonOptions = { alwaysEmitImplicit: true } as const;
 
 /** proto3 JSON of the response, or of its response_body field. */
 export function renderResponse(route: TranscodedRoute, response: Message): string {
+  route.rewriteFloats?.(response as unknown as Record<string, unknown>);
   const field = route.responseField;
   if (!field) return toJsonString(route.output, response as never, { ...jsonOptions, registry: route.registry });
   const value = (response as unknown as Record<string, unknown>)[field.localName];

@@ -131,6 +131,13 @@ describe('scalars', () => {
     assert.deepEqual((await echo({ scalars }))['scalars'], scalars);
   });
 
+  it('answers a float with the shortest decimal that reads back as the same float32', async () => {
+    const echoed = await echo({ scalars: { fFloat: 0.1, fDouble: 0.1 }, wkt: { floatWrapper: 3.14 } });
+    assert.equal((echoed['scalars'] as Record<string, unknown>)['fFloat'], 0.1);
+    assert.equal((echoed['scalars'] as Record<string, unknown>)['fDouble'], 0.1);
+    assert.equal((echoed['wkt'] as Record<string, unknown>)['floatWrapper'], 3.14);
+  });
+
   it('accepts 64-bit integers as JSON numbers or strings and answers strings', async () => {
     const echoed = await echo({ scalars: { fInt64: 42, fUint64: '43', fSint64: -44, fFixed64: 45, fSfixed64: '-46' }, numbers: [1, '2', -3] });
     const scalars = echoed['scalars'] as Record<string, unknown>;
