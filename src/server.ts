@@ -51,8 +51,11 @@ async function main(): Promise<void> {
   if (!values.config) gateway.app.log.info('demo mode: get a token with `npm run token -- --sub alice`, then see README.md for curl examples');
 }
 
+/** Errors that describe a bad config or bad protos: their message is the whole story. */
+const configurationErrors = new Set(['ConfigError', 'ProtoLoadError', 'RouteConflictError']);
+
 main().catch((err: unknown) => {
-  if (err instanceof ConfigError || (err as Error).name === 'ProtoLoadError') {
+  if (err instanceof Error && configurationErrors.has(err.name)) {
     console.error(`portico: ${(err as Error).message}`);
   } else {
     console.error('portico: failed to start:', err);

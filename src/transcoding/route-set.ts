@@ -2,6 +2,7 @@ import type { DescField, DescMessage, Registry } from '@bufbuild/protobuf';
 import type { AuthModeName } from '../config/schema.js';
 import type { Catalog } from '../descriptors/catalog.js';
 import type { HttpRule } from '../descriptors/http-rules.js';
+import { ProtoLoadError } from '../descriptors/proto-files.js';
 import { compileRpc, type CompiledRpc, type Upstream } from '../upstreams/upstream.js';
 import { float32Rewriter } from './float32-output.js';
 import { parsePathTemplate } from './path-template.js';
@@ -105,7 +106,7 @@ export function compileRouteSet(catalog: Catalog, upstreams: ReadonlyMap<string,
 function responseFieldOf(output: DescMessage, rule: HttpRule, describe: string): DescField | undefined {
   if (rule.responseBody === undefined) return undefined;
   const field = output.fields.find((f) => f.name === rule.responseBody);
-  if (!field) throw new Error(`${describe}: response_body "${rule.responseBody}" is not a field of ${output.typeName}`);
+  if (!field) throw new ProtoLoadError(`${describe}: response_body "${rule.responseBody}" is not a field of ${output.typeName}`);
   return field;
 }
 
@@ -113,6 +114,6 @@ function withContext<T>(describe: string, build: () => T): T {
   try {
     return build();
   } catch (err) {
-    throw new Error(`${describe}: ${(err as Error).message}`, { cause: err });
+    throw new ProtoLoadError(`${describe}: ${(err as Error).message}`, { cause: err });
   }
 }

@@ -117,6 +117,17 @@ services:
     assert.match(run.output(), /services\[0\]\.service: lifecycle\.v1\.Missing is not defined in lifecycle\/v1\/slow\.proto/);
   });
 
+  test('two colliding bindings stop start-up with one line naming both', async () => {
+    const config = `protos: { includeDirs: [${fixtures}] }
+services:
+  - { name: collide, protoFiles: [acceptance/v1/collide.proto], service: acceptance.v1.CollidingService, address: "127.0.0.1:1" }
+`;
+    const run = runGateway(['--config', writeConfig('collide.yaml', config), '--check-config']);
+    assert.equal(await run.exit, 1);
+    assert.match(run.output(), /^portico: Conflicting HTTP bindings: GET \/v1\/things\/\{id\} \(acceptance\.v1\.CollidingService\.First\) and GET \/v1\/things\/\{name\} \(acceptance\.v1\.CollidingService\.Second\)/m);
+    assert.doesNotMatch(run.output(), /    at /, 'no stack trace for a configuration error');
+  });
+
   test('SIGTERM turns readiness to 503, lets the request in flight finish, and exits 0', async () => {
     const gateway = await startGateway(writeConfig('run.yaml', validConfig()));
     assert.equal((await fetch(`${gateway.url}/readyz`)).status, 200);
