@@ -18,20 +18,35 @@ interface ReviverContext {
   readonly source?: string;
 }
 
-// Node 22+ passes the literal's source text as the third argument for primitive values.
-function keepExactIntegers(_key: string, value: unknown, context?: ReviverContext): unknown {
-  if (typeof value !== 'number' || Number.isSafeInteger(value)) return value;
-  const source = context?.source;
-  return source !== undefined && integerLiteral.test(source) ? source : value;
-}
+/*
+ * The literals kept as text, by parsed document: where the schema says the value is a number
+ * of google.protobuf.Value (a double), struct-numbers.ts turns them back into numbers.
+ */
+const keptLiterals = new WeakMap<object, ReadonlySet<string>>();
 
 /** JSON.parse that returns integer literals outside ±(2^53-1) as their source text. */
 export function parseJsonExact(text: string): unknown {
   try {
-    return longDigitRun.test(text) ? JSON.parse(text, keepExactIntegers) : JSON.parse(text);
+    if (!longDigitRun.test(text)) return JSON.parse(text);
+    const kept = new Set<string>();
+    // Node 22+ passes the literal's source text as the third argument for primitive values.
+    const parsed: unknown = JSON.parse(text, (_key: string, value: unknown, context?: ReviverContext) => {
+      if (typeof value !== 'number' || Number.isSafeInteger(value)) return value;
+      const source = context?.source;
+      if (source === undefined || !integerLiteral.test(source)) return value;
+      kept.add(source);
+      return source;
+    });
+    if (kept.size > 0 && typeof parsed === 'object' && parsed !== null) keptLiterals.set(parsed, kept);
+    return parsed;
   } catch (err) {
     throw new InvalidJsonError(`request body is not valid JSON: ${clientSafeReason(err)}`, { cause: err });
   }
+}
+
+/** The integer literals parseJsonExact kept as text in the document `root`, if any. */
+export function keptIntegerLiterals(root: unknown): ReadonlySet<string> | undefined {
+  return typeof root === 'object' && root !== null ? keptLiterals.get(root) : undefined;
 }
 
 // V8 appends an excerpt of the input to some messages ("Unexpected token 'x', "{"a": x}" is not

@@ -3,11 +3,13 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { badRequestDetail, GatewayError } from '../errors/gateway-error.js';
 import type { AuthModeName } from '../config/schema.js';
 import type { CallContextFactory, Identity } from '../upstreams/call-context.js';
+import { keptIntegerLiterals } from './exact-json.js';
 import { validateMessageJson } from './field-violations.js';
 import { PathDecodeError } from './path-template.js';
 import { RequestBindingError } from './request-binding.js';
 import type { RouteSet, TranscodedRoute } from './route-set.js';
 import { streamResponse, type ActiveStreams } from './stream-response.js';
+import { restoreStructNumbers } from './struct-numbers.js';
 
 export interface TranscodeDeps {
   /** The route set in force (swapped on reload). */
@@ -97,6 +99,8 @@ function buildRequestMessage(route: TranscodedRoute, params: ReadonlyMap<string,
     if (err instanceof RequestBindingError) throw invalidRequest(err.violations);
     throw err;
   }
+  const literals = keptIntegerLiterals(body);
+  if (literals) restoreStructNumbers(route.input, json, literals);
   const violations = validateMessageJson(route.input, json, route.validation);
   if (violations.length > 0) throw invalidRequest(violations);
   try {

@@ -131,6 +131,21 @@ describe('scalars', () => {
     assert.deepEqual((await echo({ scalars }))['scalars'], scalars);
   });
 
+  it('keeps integers beyond 2^53 exact in int64 fields and numeric inside Struct, Value and ListValue', async () => {
+    // Raw text: a JavaScript literal would already have rounded these numbers.
+    const echoed = await getJson(stack, '/v1/items/json', {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body: '{"numbers":[9007199254740993],"wkt":{"struct":{"id":12345678901234567890,"name":"x"},"value":98765432109876543210,"listValue":[12345678901234567891,"text"]}}',
+    });
+    assert.deepEqual(echoed['numbers'], ['9007199254740993']);
+    const wkt = echoed['wkt'] as Record<string, unknown>;
+    // Numbers (doubles, as google.protobuf.Value holds them), not strings.
+    assert.deepEqual(wkt['struct'], { id: 12345678901234567000, name: 'x' });
+    assert.equal(wkt['value'], 98765432109876540000);
+    assert.deepEqual(wkt['listValue'], [12345678901234567000, 'text']);
+  });
+
   it('answers a float with the shortest decimal that reads back as the same float32', async () => {
     const echoed = await echo({ scalars: { fFloat: 0.1, fDouble: 0.1 }, wkt: { floatWrapper: 3.14 } });
     assert.equal((echoed['scalars'] as Record<string, unknown>)['fFloat'], 0.1);
