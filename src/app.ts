@@ -119,6 +119,7 @@ export async function buildApp(config: GatewayConfig, options: BuildOptions = {}
     authenticate: app.authenticate,
     calls,
     streams,
+    sseHeartbeatMs: config.server.sseHeartbeatMs,
     handWrittenMethods: (path) => handWritten.allowedMethods(path),
   });
   app.route({

@@ -35,7 +35,7 @@ export function normaliseConfig(raw: unknown, { baseDir, env }: { baseDir: strin
 
   const server = input.server!;
   const config: GatewayConfig = {
-    server: { port: server.port!, host: server.host!, bodyLimit: server.bodyLimit! },
+    server: { port: server.port!, host: server.host!, bodyLimit: server.bodyLimit!, sseHeartbeatMs: server.sseHeartbeatMs! },
     shutdown: { delayMs: input.shutdown!.delayMs!, graceMs: input.shutdown!.graceMs! },
     protos: { includeDirs: input.protos!.includeDirs!.map((dir) => path.resolve(baseDir, dir)) },
     services: input.services!.map((s) => ({

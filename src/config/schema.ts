@@ -15,6 +15,9 @@ const Server = Type.Object(
     bodyLimit: Type.Optional(
       Type.Integer({ minimum: 1, default: 1048576, description: 'Largest request body in bytes (Content-Length and chunked alike); larger is a 413.' }),
     ),
+    sseHeartbeatMs: Type.Optional(
+      Type.Integer({ minimum: 100, maximum: 15000, default: 15000, description: 'Interval of the comment lines that keep Server-Sent Events streams alive through proxies.' }),
+    ),
   },
   { additionalProperties: false, default: {} },
 );
@@ -134,7 +137,7 @@ export type AuthModeName = Static<typeof AuthMode>;
 
 /** The configuration after defaults, environment overrides and path resolution. */
 export interface GatewayConfig {
-  server: { port: number; host: string; bodyLimit: number };
+  server: { port: number; host: string; bodyLimit: number; sseHeartbeatMs: number };
   shutdown: { delayMs: number; graceMs: number };
   protos: { includeDirs: string[] };
   services: ServiceConfig[];

@@ -8,9 +8,6 @@ import type { CallContext } from '../upstreams/upstream.js';
 import type { TranscodedRoute } from './route-set.js';
 import { renderResponse } from './transcode-handler.js';
 
-/** SSE comments keep proxies and browsers from timing out an idle stream. */
-const heartbeatMs = 15_000;
-
 /** Open streams, so that shutdown can end them when its grace period runs out. */
 export class ActiveStreams {
   readonly #enders = new Set<(err: GatewayError) => void>();
@@ -60,6 +57,8 @@ export function streamResponse(
   message: Message,
   ctx: CallContext,
   streams: ActiveStreams,
+  /** SSE comments keep proxies and browsers from timing out an idle stream. */
+  heartbeatMs: number,
 ): Promise<FastifyReply> {
   const framing = (request.headers.accept ?? '').includes('text/event-stream') ? sse : ndjson;
   const call = route.upstream.serverStream(route.rpc, message, ctx);

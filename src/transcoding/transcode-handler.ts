@@ -17,6 +17,7 @@ export interface TranscodeDeps {
   authenticate(request: FastifyRequest, mode: AuthModeName): Promise<Identity | undefined>;
   calls: CallContextFactory;
   streams: ActiveStreams;
+  sseHeartbeatMs: number;
   /** Methods the hand-written route modules take at a path, for 405 and Allow. */
   handWrittenMethods(path: string): readonly string[];
 }
@@ -64,7 +65,7 @@ export function createTranscodeHandler(deps: TranscodeDeps): TranscodeHandler {
     }
     const message = buildRequestMessage(route, match.params, rawQuery, route.hasBody ? request.body : undefined);
     const ctx = deps.calls.forCall(request, reply, identity, route.timeoutMs);
-    if (route.streaming) return streamResponse(request, reply, route, message, ctx, deps.streams);
+    if (route.streaming) return streamResponse(request, reply, route, message, ctx, deps.streams, deps.sseHeartbeatMs);
 
     const response = await deps.calls.observe(request, route.upstream.unary(route.rpc, message, ctx));
     reply.header('content-type', jsonContentType);

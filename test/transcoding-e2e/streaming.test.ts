@@ -13,7 +13,8 @@ const timeoutMs = 300;
 const streamTimeoutMs = 900;
 let stack: Stack;
 before(async () => {
-  stack = await startStack({ timeoutMs, streamTimeoutMs });
+  // A short SSE heartbeat so the test can watch it (15 s by default).
+  stack = await startStack({ timeoutMs, streamTimeoutMs }, { server: { sseHeartbeatMs: 100 } });
 });
 after(async () => {
   await stack.close();
@@ -143,6 +144,13 @@ describe('Server-Sent Events', () => {
     const first = response.chunks[0]!;
     assert.match(first.text, /^data: \{"index":0,/);
     assert.ok(response.endedAt - first.at >= 200, `first event only ${Math.round(response.endedAt - first.at)} ms before the end`);
+  });
+
+  it('sends heartbeat comments while the upstream is quiet, and only between events', async () => {
+    const response = await timedGet('/v1/stream?count=2&interval_ms=450', { accept: 'text/event-stream' });
+    const heartbeats = response.body.split('\n\n').filter((block) => block === ': heartbeat');
+    assert.ok(heartbeats.length >= 2, `expected heartbeats during a 450 ms pause, got ${heartbeats.length}`);
+    assert.equal(sseEvents(response.body).length, 2);
   });
 
   it('ends with an "error" event holding the envelope when the upstream fails after the first message', async () => {
