@@ -101,7 +101,7 @@ function resolveJwt(jwt: NonNullable<NonNullable<RawConfig['auth']>['jwt']>, bas
   }
   if (!resolved.secret && !resolved.publicKey) problems.push('auth.jwt: needs secret (or PORTICO_JWT_SECRET) or publicKeyFile');
   const hmac = resolved.algorithms.some((a) => a.startsWith('HS'));
-  if (hmac && !resolved.secret) problems.push('auth.jwt.algorithms: HS* algorithms need auth.jwt.secret');
+  if (hmac && !resolved.secret && resolved.publicKey) problems.push('auth.jwt.algorithms: HS* algorithms need auth.jwt.secret');
   if (!hmac && resolved.secret && !resolved.publicKey) problems.push('auth.jwt.algorithms: a secret only verifies HS* algorithms');
   return problems.length > 0 ? undefined : resolved;
 }

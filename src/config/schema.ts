@@ -53,7 +53,7 @@ const Service = Type.Object(
     name: Type.String({ minLength: 1, pattern: '^[a-z0-9][a-z0-9-]*$', description: 'Unique name; metrics, logs and route modules refer to it.' }),
     protoFiles: Type.Array(Type.String({ minLength: 1 }), { minItems: 1, description: 'Proto files relative to an include dir; services may share files.' }),
     service: Type.String({ pattern: '^[A-Za-z_][\\w]*(\\.[A-Za-z_][\\w]*)+$', description: 'Fully-qualified gRPC service, e.g. acme.v1.EchoService.' }),
-    address: Type.String({ pattern: '^(dns:///)?[^\\s/:]+(:\\d+)?$|^dns:///\\[[0-9a-fA-F:]+\\](:\\d+)?$', description: 'host:port or dns:///host:port (dns:/// balances round-robin over every address).' }),
+    address: Type.String({ pattern: '^(dns:///)?([^\\s/:\\[\\]]+|\\[[0-9a-fA-F:.]+\\])(:\\d+)?$', description: 'host:port or dns:///host:port (dns:/// balances round-robin over every address).' }),
     timeoutMs: Type.Optional(Type.Integer({ minimum: 1, default: 5000, description: 'gRPC deadline of each unary call; a client grpc-timeout header can only shorten it.' })),
     streamTimeoutMs: Type.Optional(Type.Integer({ minimum: 1, description: 'Deadline of server-streaming calls (default: none).' })),
     auth: Type.Optional({ ...AuthMode, default: 'none', description: 'JWT requirement for the declarative routes of this service: none, optional or required.' }),
