@@ -104,9 +104,10 @@ export async function buildApp(config: GatewayConfig, options: BuildOptions = {}
     await registerContext(app, context, {
       calls,
       upstream: (name) => {
-        const upstream = live.current.upstreams.get(name);
-        const timeoutMs = live.current.config.services.find((s) => s.name === name)?.timeoutMs;
-        return upstream && timeoutMs !== undefined ? { upstream, timeoutMs } : undefined;
+        const generation = live.current;
+        const upstream = generation.upstreams.get(name);
+        const service = generation.services.get(name);
+        return upstream && service ? { upstream, timeoutMs: service.timeoutMs } : undefined;
       },
     });
   }

@@ -1,5 +1,5 @@
 import type { FastifyBaseLogger } from 'fastify';
-import type { GatewayConfig } from '../config/schema.js';
+import type { GatewayConfig, ServiceConfig } from '../config/schema.js';
 import { loadCatalog, type Catalog } from '../descriptors/catalog.js';
 import { compileRouteSet, type RouteSet } from '../transcoding/route-set.js';
 import { Upstream, type UpstreamObserver } from '../upstreams/upstream.js';
@@ -8,6 +8,8 @@ import { Upstream, type UpstreamObserver } from '../upstreams/upstream.js';
 export interface RouteGeneration {
   readonly version: number;
   readonly config: GatewayConfig;
+  /** The configured services by name. */
+  readonly services: ReadonlyMap<string, ServiceConfig>;
   readonly catalog: Catalog;
   readonly upstreams: ReadonlyMap<string, Upstream>;
   readonly routes: RouteSet;
@@ -66,7 +68,8 @@ export class LiveRoutes {
       );
     }
     try {
-      return { version: this.#version++, config, catalog, upstreams, routes: compileRouteSet(catalog, upstreams) };
+      const services = new Map(config.services.map((service) => [service.name, service]));
+      return { version: this.#version++, config, services, catalog, upstreams, routes: compileRouteSet(catalog, upstreams) };
     } catch (err) {
       closeAll(upstreams);
       throw err;
