@@ -1,4 +1,3 @@
-import type { Catalog } from '../descriptors/catalog.js';
 import type { RouteEntry } from '../transcoding/route-table.js';
 import type { TranscodedRoute } from '../transcoding/route-set.js';
 import { fieldName, type MessageSchemas } from './message-schemas.js';
@@ -13,11 +12,11 @@ export function renderBindingPath(entry: BindingEntry, schemas: MessageSchemas, 
 }
 
 /** The operation of one google.api.http binding: operationId <Service>_<Method>, tagged by service. */
-export function bindingOperation(entry: BindingEntry, path: RenderedPath, catalog: Catalog, schemas: MessageSchemas, ids: OperationIds): Operation {
+export function bindingOperation(entry: BindingEntry, path: RenderedPath, schemas: MessageSchemas, ids: OperationIds): Operation {
   const route = entry.value;
   const method = route.rpc.method;
   const service = method.parent;
-  const body = bodyOf(entry, catalog);
+  const body = route.body;
   const pathFields = entry.template.variables.map((v) => v.fieldPath.join('.'));
   const parameters = [...path.parameters, ...queryParameters(route.input, { body, pathFields }, schemas)];
   const operation: Operation = {
@@ -40,11 +39,4 @@ export function bindingOperation(entry: BindingEntry, path: RenderedPath, catalo
     };
   }
   return operation;
-}
-
-/** The rule's body ('*', a field name or none): the compiled route keeps only whether there is one. */
-function bodyOf(entry: BindingEntry, catalog: Catalog): string | undefined {
-  const rpc = entry.value.rpc.method;
-  const rules = catalog.services.flatMap((s) => s.methods).find((m) => m.method === rpc)?.rules ?? [];
-  return rules.find((r) => r.method === entry.method && r.path === entry.value.label)?.body;
 }

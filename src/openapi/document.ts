@@ -58,7 +58,7 @@ export function buildDocument(sources: DocumentSources): { document: OpenApiDocu
   for (const { candidate, rendered } of layout.placed) {
     const { item } = candidate;
     const operation =
-      item.kind === 'binding' ? bindingOperation(item.entry, rendered, sources.catalog, schemas, ids) : handWrittenOperation(item.route, rendered, schemas, ids);
+      item.kind === 'binding' ? bindingOperation(item.entry, rendered, schemas, ids) : handWrittenOperation(item.route, rendered, schemas, ids);
     (paths[rendered.path] ??= {})[candidate.method] = operation;
   }
 

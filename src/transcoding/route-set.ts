@@ -21,7 +21,8 @@ export interface TranscodedRoute {
   readonly output: DescMessage;
   readonly streaming: boolean;
   readonly binding: RequestBinding;
-  readonly hasBody: boolean;
+  /** The rule's body: '*' for the whole request message, a top-level field name, or undefined. */
+  readonly body: string | undefined;
   /** The response field sent instead of the whole message (response_body). */
   readonly responseField: DescField | undefined;
   readonly auth: AuthModeName;
@@ -29,6 +30,8 @@ export interface TranscodedRoute {
   readonly timeoutMs: number | undefined;
   readonly validation: ValidationOptions;
   readonly registry: Registry;
+  /** toJson options, built once: zero values emitted, Any resolved through the registry. */
+  readonly jsonOptions: { alwaysEmitImplicit: true; registry: Registry };
   readonly describe: string;
   /** Rewrites float fields to their shortest form before rendering; undefined when none. */
   readonly rewriteFloats: ((message: Record<string, unknown>) => void) | undefined;
@@ -51,6 +54,7 @@ export function compileRouteSet(catalog: Catalog, upstreams: ReadonlyMap<string,
   const unexposed: UnexposedRpc[] = [];
   for (const service of catalog.services) {
     const upstream = upstreams.get(service.config.name)!;
+    const jsonOptions = { alwaysEmitImplicit: true as const, registry: catalog.registry };
     const validation: ValidationOptions = {
       allowUnknownFields: service.config.allowUnknownFields,
       requiredFields: catalog.requiredFields,
@@ -87,12 +91,13 @@ export function compileRouteSet(catalog: Catalog, upstreams: ReadonlyMap<string,
           output: method.output,
           streaming,
           binding,
-          hasBody: rule.body !== undefined,
+          body: rule.body,
           responseField: responseFieldOf(method.output, rule, describe),
           auth: service.config.auth,
           timeoutMs: streaming ? service.config.streamTimeoutMs : service.config.timeoutMs,
           validation,
           registry: catalog.registry,
+          jsonOptions,
           describe,
           rewriteFloats: float32Rewriter(method.output),
         };

@@ -6,7 +6,7 @@ import { errorEnvelope, GatewayError } from '../errors/gateway-error.js';
 import { codeName, GrpcStatus } from '../errors/status-codes.js';
 import type { CallContext } from '../upstreams/upstream.js';
 import type { TranscodedRoute } from './route-set.js';
-import { renderResponse } from './transcode-handler.js';
+import { renderResponse } from './response-json.js';
 
 /** Open streams, so that shutdown can end them when its grace period runs out. */
 export class ActiveStreams {

@@ -1,4 +1,4 @@
-import { create, fromJson, toJsonString, type DescMessage, type Message } from '@bufbuild/protobuf';
+import { fromJson, type Message } from '@bufbuild/protobuf';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { badRequestDetail, GatewayError } from '../errors/gateway-error.js';
 import type { AuthModeName } from '../config/schema.js';
@@ -7,6 +7,7 @@ import { keptIntegerLiterals } from './exact-json.js';
 import { validateMessageJson } from './field-violations.js';
 import { PathDecodeError } from './path-template.js';
 import { RequestBindingError } from './request-binding.js';
+import { renderResponse } from './response-json.js';
 import type { RouteSet, TranscodedRoute } from './route-set.js';
 import { streamResponse, type ActiveStreams } from './stream-response.js';
 import { restoreStructNumbers } from './struct-numbers.js';
@@ -60,10 +61,10 @@ export function createTranscodeHandler(deps: TranscodeDeps): TranscodeHandler {
     const route = match.value;
 
     const identity = await deps.authenticate(request, route.auth);
-    if (route.hasBody && request.headers['content-type'] === undefined) {
+    if (route.body !== undefined && request.headers['content-type'] === undefined) {
       throw GatewayError.http(415, 'a request body must be sent as application/json');
     }
-    const message = buildRequestMessage(route, match.params, rawQuery, route.hasBody ? request.body : undefined);
+    const message = buildRequestMessage(route, match.params, rawQuery, route.body !== undefined ? request.body : undefined);
     const ctx = deps.calls.forCall(request, reply, identity, route.timeoutMs);
     if (route.streaming) return streamResponse(request, reply, route, message, ctx, deps.streams, deps.sseHeartbeatMs);
 
@@ -118,22 +119,4 @@ function invalidRequest(violations: readonly { field: string; description: strin
     .map((v) => (v.field ? `${v.field}: ${v.description}` : v.description))
     .join('; ');
   return GatewayError.http(400, `invalid request: ${summary}${violations.length > 3 ? '; …' : ''}`, [badRequestDetail(violations)]);
-}
-
-const jsonOptions = { alwaysEmitImplicit: true } as const;
-
-/** proto3 JSON of the response, or of its response_body field. */
-export function renderResponse(route: TranscodedRoute, response: Message): string {
-  route.rewriteFloats?.(response as unknown as Record<string, unknown>);
-  const field = route.responseField;
-  if (!field) return toJsonString(route.output, response as never, { ...jsonOptions, registry: route.registry });
-  const value = (response as unknown as Record<string, unknown>)[field.localName];
-  if (field.fieldKind === 'message') {
-    const sub = field.message as DescMessage;
-    return toJsonString(sub, (value ?? create(sub)) as never, { ...jsonOptions, registry: route.registry });
-  }
-  // Scalars, enums, lists and maps: render the whole message and take the member, so the
-  // field gets exactly the proto3 JSON form (int64 strings, enum names, [] and {}).
-  const whole = JSON.parse(toJsonString(route.output, response as never, { ...jsonOptions, registry: route.registry })) as Record<string, unknown>;
-  return JSON.stringify(whole[field.jsonName] ?? null);
 }
