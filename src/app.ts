@@ -123,6 +123,7 @@ export async function buildApp(config: GatewayConfig, options: BuildOptions = {}
     sseHeartbeatMs: config.server.sseHeartbeatMs,
     handWrittenMethods: (path) => handWritten.allowedMethods(path),
   });
+  app.decorateRequest('transcodeHit', undefined);
   app.route({
     // Without CORS nothing else answers OPTIONS: on a known path it is a 405 with Allow like any other method.
     method: config.cors.origins.length === 0 ? [...transcodedMethods, 'OPTIONS'] : transcodedMethods,
@@ -130,9 +131,14 @@ export async function buildApp(config: GatewayConfig, options: BuildOptions = {}
     exposeHeadRoute: false,
     // Routing comes before the body is read: an unknown path is a 404 and a wrong method a 405,
     // whatever the body's size or content type.
-    onRequest: async (request) => {
+    onRequest: (request, _reply, done) => {
       request.routeLabel = unmatchedLabel;
-      transcode.route(request);
+      try {
+        transcode.route(request);
+        done();
+      } catch (err) {
+        done(err as Error);
+      }
     },
     handler: transcode,
   });

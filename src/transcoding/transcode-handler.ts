@@ -15,7 +15,7 @@ import { restoreStructNumbers } from './struct-numbers.js';
 export interface TranscodeDeps {
   /** The route set in force (swapped on reload). */
   routes(): RouteSet;
-  authenticate(request: FastifyRequest, mode: AuthModeName): Promise<Identity | undefined>;
+  authenticate(request: FastifyRequest, mode: AuthModeName): Identity | undefined;
   calls: CallContextFactory;
   streams: ActiveStreams;
   sseHeartbeatMs: number;
@@ -26,6 +26,13 @@ export interface TranscodeDeps {
 const jsonContentType = 'application/json; charset=utf-8';
 
 type RouteHit = { value: TranscodedRoute; params: ReadonlyMap<string, string> };
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The binding the catch-all's onRequest hook found (decorated in app.ts). */
+    transcodeHit: RouteHit | undefined;
+  }
+}
 
 export interface TranscodeHandler {
   (request: FastifyRequest, reply: FastifyReply): Promise<unknown>;
@@ -42,13 +49,12 @@ export interface TranscodeHandler {
  * call, reply. Hand-written route modules are ordinary Fastify routes and win over it.
  */
 export function createTranscodeHandler(deps: TranscodeDeps): TranscodeHandler {
-  const hits = new WeakMap<FastifyRequest, RouteHit>();
   const findRoute = (request: FastifyRequest): RouteHit => {
     const url = request.raw.url ?? '/';
     const queryStart = url.indexOf('?');
     const hit = matchRoute(deps, request.method, queryStart < 0 ? url : url.slice(0, queryStart));
     request.routeLabel = hit.value.label;
-    hits.set(request, hit);
+    request.transcodeHit = hit;
     return hit;
   };
 
@@ -57,10 +63,10 @@ export function createTranscodeHandler(deps: TranscodeDeps): TranscodeHandler {
     const queryStart = url.indexOf('?');
     const rawQuery = queryStart < 0 ? '' : url.slice(queryStart + 1);
 
-    const match = hits.get(request) ?? findRoute(request);
+    const match = request.transcodeHit ?? findRoute(request);
     const route = match.value;
 
-    const identity = await deps.authenticate(request, route.auth);
+    const identity = deps.authenticate(request, route.auth);
     if (route.body !== undefined && request.headers['content-type'] === undefined) {
       throw GatewayError.http(415, 'a request body must be sent as application/json');
     }
