@@ -27,8 +27,13 @@ export interface BenchCase {
   readonly messagesPerCall?: number;
   /** Run only when named with --case. */
   readonly optIn?: boolean;
-  /** A case whose direct-client figures this one reuses (same gRPC call and load). */
+  /**
+   * A case whose direct-client figures this one reuses (same gRPC call and load), and its
+   * reference minimal gateway figures when it has them (that gateway ignores auth headers).
+   */
   readonly directFrom?: string;
+  /** Also measure the reference minimal gateway (bench/minimal-gateway.ts, which answers GET /v1/items/{id} only). */
+  readonly reference?: boolean;
   request(options: CaseOptions): HttpRequestSpec;
   direct(options: CaseOptions): DirectOp;
   shape(options: CaseOptions): LoadShape;
@@ -52,7 +57,7 @@ const smallGet = (name: string, title: string, policy: 'jwt' | 'open', directFro
 });
 
 export const benchCases: readonly BenchCase[] = [
-  smallGet('small-get', 'GET /v1/items/{id} (JWT + metrics)', 'jwt'),
+  { ...smallGet('small-get', 'GET /v1/items/{id} (JWT + metrics)', 'jwt'), reference: true },
   smallGet('policy-off', 'GET /v1/items/{id} (no auth)', 'open', 'small-get'),
   {
     name: 'post-1k',

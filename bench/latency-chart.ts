@@ -3,12 +3,13 @@ import type { CaseResult } from './results.js';
 
 /*
  * bench/latency.svg, written by hand (no chart library): one panel per case, with p50 and p99
- * bars for the gateway and the direct client. Each panel has its own scale, because a stream
- * of 100 messages and a small GET differ by an order of magnitude; the point of each panel is
- * the gateway against the direct client, so the values are printed on the bars.
+ * bars for the gateway and the direct client, and for the reference minimal gateway where the
+ * case measured it. Each panel has its own scale, because a stream of 100 messages and a small
+ * GET differ by an order of magnitude; the point of each panel is the gateway against the
+ * direct client, so the values are printed on the bars.
  */
 
-const colours = { gatewayP50: '#2563eb', gatewayP99: '#93c5fd', directP50: '#059669', directP99: '#6ee7b7' };
+const colours = { gatewayP50: '#2563eb', gatewayP99: '#93c5fd', minimalP50: '#d97706', minimalP99: '#fcd34d', directP50: '#059669', directP99: '#6ee7b7' };
 const panelWidth = 300;
 const panelHeight = 220;
 const columns = 3;
@@ -22,6 +23,12 @@ function panel(result: CaseResult, x: number, y: number): string {
   const bars: Array<{ label: string; value: number | undefined; colour: string }> = [
     { label: 'gw p50', value: result.gateway.latencyMs.p50, colour: colours.gatewayP50 },
     { label: 'gw p99', value: result.gateway.latencyMs.p99, colour: colours.gatewayP99 },
+    ...(result.reference
+      ? [
+          { label: 'min p50', value: result.reference.latencyMs.p50, colour: colours.minimalP50 },
+          { label: 'min p99', value: result.reference.latencyMs.p99, colour: colours.minimalP99 },
+        ]
+      : []),
     { label: 'direct p50', value: result.direct?.latencyMs.p50, colour: colours.directP50 },
     { label: 'direct p99', value: result.direct?.latencyMs.p99, colour: colours.directP99 },
   ];
@@ -29,6 +36,8 @@ function panel(result: CaseResult, x: number, y: number): string {
   const slot = (panelWidth - 2 * barArea.left) / bars.length;
   const barWidth = slot * 0.62;
   const baseline = barArea.top + barArea.height;
+  // Six bars leave ~45 px per label: "direct p50" fits at 9 px, not at 10.
+  const labelSize = bars.length > 4 ? 9 : 10;
   const load = describeLoad(result.load);
   const parts = [
     `<g transform="translate(${x},${y})">`,
@@ -48,7 +57,7 @@ function panel(result: CaseResult, x: number, y: number): string {
       parts.push(`<rect x="${bx.toFixed(1)}" y="${(baseline - h).toFixed(1)}" width="${barWidth.toFixed(1)}" height="${h.toFixed(1)}" fill="${bar.colour}"/>`);
       parts.push(`<text x="${cx.toFixed(1)}" y="${(baseline - h - 4).toFixed(1)}" font-size="10" text-anchor="middle">${fmt(bar.value)}</text>`);
     }
-    parts.push(`<text x="${cx.toFixed(1)}" y="${baseline + 14}" font-size="10" text-anchor="middle" fill="#334155">${bar.label}</text>`);
+    parts.push(`<text x="${cx.toFixed(1)}" y="${baseline + 14}" font-size="${labelSize}" text-anchor="middle" fill="#334155">${bar.label}</text>`);
   });
   const rps = result.messagesPerCall ? `${result.gateway.rps.toFixed(0)} streams/s` : `${result.gateway.rps.toFixed(0)} req/s`;
   const ratio = result.ratios ? ` · ${result.ratios.rps.toFixed(2)}× direct throughput` : '';
@@ -61,19 +70,28 @@ export function latencyChart(results: readonly CaseResult[], subtitle: string): 
   const rows = Math.max(1, Math.ceil(results.length / columns));
   const width = columns * panelWidth + 16;
   const height = 64 + rows * panelHeight;
-  const legend = [
+  const withReference = results.some((result) => result.reference);
+  const entries = [
     ['gateway p50', colours.gatewayP50],
     ['gateway p99', colours.gatewayP99],
+    ...(withReference
+      ? [
+          ['minimal gw p50', colours.minimalP50],
+          ['minimal gw p99', colours.minimalP99],
+        ]
+      : []),
     ['direct grpc-js p50', colours.directP50],
     ['direct grpc-js p99', colours.directP99],
-  ]
-    .map(([label, colour], i) => `<rect x="${12 + i * 170}" y="40" width="12" height="12" fill="${colour}"/><text x="${30 + i * 170}" y="50" font-size="11">${label}</text>`)
+  ];
+  const step = withReference ? 150 : 170;
+  const legend = entries
+    .map(([label, colour], i) => `<rect x="${12 + i * step}" y="40" width="12" height="12" fill="${colour}"/><text x="${30 + i * step}" y="50" font-size="11">${label}</text>`)
     .join('\n');
   const panels = results.map((result, i) => panel(result, 8 + (i % columns) * panelWidth, 64 + Math.floor(i / columns) * panelHeight)).join('\n');
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="system-ui, -apple-system, Segoe UI, sans-serif" font-size="12" fill="#0f172a">`,
     `<rect width="100%" height="100%" fill="#ffffff"/>`,
-    `<text x="12" y="22" font-size="15" font-weight="600">Portico latency, milliseconds (gateway vs direct grpc-js client)</text>`,
+    `<text x="12" y="22" font-size="15" font-weight="600">Portico latency, milliseconds (gateway vs ${withReference ? 'minimal gateway and ' : ''}direct grpc-js client)</text>`,
     `<text x="${width - 12}" y="22" font-size="11" fill="#475569" text-anchor="end">${escapeXml(subtitle)}</text>`,
     legend,
     panels,

@@ -7,9 +7,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { benchRoot } from './bench-proto.js';
 
 /*
- * The benchmark's child processes (backend, gateway, direct client) and what /proc says about
- * them. CPU time comes from /proc/<pid>/stat rather than from inside the process, so the
- * gateway needs no benchmark hooks and is measured exactly as it runs in production.
+ * The benchmark's child processes (backend, gateway, reference minimal gateway, direct client)
+ * and what /proc says about them. CPU time comes from /proc/<pid>/stat rather than from inside
+ * the process, so the gateway needs no benchmark hooks and is measured exactly as it runs in
+ * production.
  */
 
 export const repoRoot = path.resolve(benchRoot, '..');
@@ -107,10 +108,11 @@ export interface GatewayLaunch {
   nodeFlags: readonly string[];
 }
 
+/** A child HTTP server of the benchmark: the gateway, or the reference minimal gateway. */
 export interface GatewayProcess {
   url: string;
   pid: number;
-  /** A copy of the gateway's stdout and stderr (pino JSON lines, --trace-gc lines). */
+  /** A copy of the process's stdout and stderr (pino JSON lines, --trace-gc lines). */
   logFile: string;
   stop(): Promise<void>;
 }
@@ -119,16 +121,34 @@ export interface GatewayProcess {
 export async function startGateway(launch: GatewayLaunch): Promise<GatewayProcess> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'portico-bench-'));
   const configFile = path.join(dir, 'portico.yaml');
-  const logFile = path.join(dir, 'gateway.log');
   fs.writeFileSync(configFile, launch.configYaml);
   const entry = launch.fromSource ? ['--import', 'tsx', 'src/server.ts'] : ['dist/server.js'];
   // Environment overrides of the config would silently change what is measured.
   const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(launch.port) };
   delete env['PORTICO_JWT_SECRET'];
   delete env['LOG_LEVEL'];
+  return startHttpServer('the gateway', dir, [...launch.nodeFlags, ...entry, '--config', configFile], env, launch.port);
+}
+
+/**
+ * Starts the reference minimal gateway (bench/minimal-gateway.ts, under plain node: type
+ * stripping, no tsx) in front of `backend`, and waits until /readyz says 200.
+ */
+export async function startMinimalGateway(backend: string, port: number, nodeFlags: readonly string[]): Promise<GatewayProcess> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'portico-bench-minimal-'));
+  const args = [...nodeFlags, path.join(benchRoot, 'minimal-gateway.ts'), backend, String(port)];
+  return startHttpServer('the minimal gateway', dir, args, { ...process.env }, port);
+}
+
+/**
+ * Spawns `node <args>` with stdout and stderr piped into `<dir>/gateway.log` and waits until
+ * `/readyz` on `port` says 200; `stop()` ends the process and removes `dir`.
+ */
+async function startHttpServer(label: string, dir: string, args: readonly string[], env: NodeJS.ProcessEnv, port: number): Promise<GatewayProcess> {
+  const logFile = path.join(dir, 'gateway.log');
   // stdout is a pipe, as under a container runtime (a file or /dev/null would make logging
   // cheaper or dearer than in production); this process copies it to a file.
-  const child = spawn(process.execPath, [...launch.nodeFlags, ...entry, '--config', configFile], { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, args, { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
   const log = fs.createWriteStream(logFile);
   child.stdout.pipe(log, { end: false });
   child.stderr.pipe(log, { end: false });
@@ -140,13 +160,13 @@ export async function startGateway(launch: GatewayLaunch): Promise<GatewayProces
     return tail(logFile);
   };
 
-  const url = `http://127.0.0.1:${launch.port}`;
+  const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 30_000;
   for (;;) {
-    if (exited) throw new Error(`the gateway exited during start-up:\n${await logTail()}`);
+    if (exited) throw new Error(`${label} exited during start-up:\n${await logTail()}`);
     if (Date.now() > deadline) {
       await stopProcess(child);
-      throw new Error(`the gateway was not ready after 30 s:\n${await logTail()}`);
+      throw new Error(`${label} was not ready after 30 s:\n${await logTail()}`);
     }
     try {
       if ((await fetch(`${url}/readyz`)).ok) break;

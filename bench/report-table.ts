@@ -1,6 +1,9 @@
-import type { BenchResults, CaseResult, SideResult } from './results.js';
+import type { BenchResults, CaseResult, HttpSideResult, Ratios, SideResult } from './results.js';
 
-/* The table `npm run bench` prints: two rows per case (gateway, direct) and their ratio. */
+/*
+ * The table `npm run bench` prints: per case the gateway, the direct client and their ratio,
+ * then (small GET) the reference minimal gateway and the gateway's ratio to it.
+ */
 
 const headers = ['case', 'side', 'req/s', 'p50 ms', 'p99 ms', 'p99.9 ms', 'errors', 'CPU µs/req', 'RSS MiB ready→peak'];
 
@@ -21,12 +24,24 @@ function sideRow(name: string, side: string, result: SideResult, rss?: string): 
   ];
 }
 
+const rssOf = (side: HttpSideResult): string => `${side.startRssMiB.toFixed(0)}→${side.peakRssMiB.toFixed(0)}`;
+const ratioRow = (side: string, r: Ratios, rss = ''): string[] => ['', side, ratio(r.rps), ratio(r.p50), ratio(r.p99), ratio(r.p999), '', ratio(r.cpu), rss];
+const reusable = (side: string, from: string | undefined): string => (from ? `${side} (${from})` : side);
+
 function caseRows(result: CaseResult): string[][] {
-  const rss = `${result.gateway.startRssMiB.toFixed(0)}→${result.gateway.peakRssMiB.toFixed(0)}`;
-  const rows = [sideRow(result.name, 'gateway', result.gateway, rss)];
-  if (result.direct) rows.push(sideRow('', result.direct.reusedFrom ? `direct (${result.direct.reusedFrom})` : 'direct', result.direct));
-  if (result.ratios) rows.push(['', 'gw ÷ direct', ratio(result.ratios.rps), ratio(result.ratios.p50), ratio(result.ratios.p99), ratio(result.ratios.p999), '', ratio(result.ratios.cpu), '']);
+  const rows = [sideRow(result.name, 'gateway', result.gateway, rssOf(result.gateway))];
+  if (result.direct) rows.push(sideRow('', reusable('direct', result.direct.reusedFrom), result.direct));
+  if (result.ratios) rows.push(ratioRow('gw ÷ direct', result.ratios));
+  if (result.reference) rows.push(sideRow('', reusable('minimal gw', result.reference.reusedFrom), result.reference, rssOf(result.reference)));
+  const r = result.referenceRatios;
+  if (r) rows.push(ratioRow('gw ÷ minimal', r, `${ratio(r.startRss)}→${ratio(r.peakRss)}`));
   return rows;
+}
+
+/** `label path N (label a + backend b + load generator c)`: the CPU sum of one HTTP side. */
+function httpPathCpu(label: string, side: HttpSideResult): string {
+  const sum = side.cpuMicrosPerRequest + side.backendCpuMicrosPerRequest + side.loadGeneratorCpuMicrosPerRequest;
+  return `${label} path ${sum.toFixed(0)} (${label} ${side.cpuMicrosPerRequest.toFixed(0)} + backend ${side.backendCpuMicrosPerRequest.toFixed(0)} + load generator ${side.loadGeneratorCpuMicrosPerRequest.toFixed(0)})`;
 }
 
 export function formatTable(results: BenchResults): string {
@@ -42,13 +57,12 @@ export function formatTable(results: BenchResults): string {
   }
   const notes: string[] = ['CPU µs per request over every busy process (what bounds req/s when cores are few):'];
   for (const c of results.cases) {
-    const g = c.gateway;
-    const viaGateway = g.cpuMicrosPerRequest + g.backendCpuMicrosPerRequest + g.loadGeneratorCpuMicrosPerRequest;
-    let line = `  ${c.name}: gateway path ${viaGateway.toFixed(0)} (gateway ${g.cpuMicrosPerRequest.toFixed(0)} + backend ${g.backendCpuMicrosPerRequest.toFixed(0)} + load generator ${g.loadGeneratorCpuMicrosPerRequest.toFixed(0)})`;
+    let line = `  ${c.name}: ${httpPathCpu('gateway', c.gateway)}`;
     if (c.direct) {
       const d = c.direct;
       line += `; direct path ${(d.cpuMicrosPerRequest + d.backendCpuMicrosPerRequest).toFixed(0)} (client ${d.cpuMicrosPerRequest.toFixed(0)} + backend ${d.backendCpuMicrosPerRequest.toFixed(0)})`;
     }
+    if (c.reference) line += `; ${httpPathCpu('minimal gw', c.reference)}`;
     notes.push(line);
   }
   for (const c of results.cases) {
@@ -65,7 +79,7 @@ export function formatTable(results: BenchResults): string {
       notes.push(`${c.name}: GC in the window: ${gc.scavenges} scavenges, ${gc.markCompacts} mark-compacts, ${gc.pauseMs.toFixed(0)} ms paused (max ${gc.maxPauseMs.toFixed(1)} ms)`);
     }
   }
-  notes.push('CPU µs/req: the gateway process (gateway rows) or the direct grpc-js client process (direct rows), from /proc/<pid>/stat.');
+  notes.push('CPU µs/req: the gateway process (gateway rows), the minimal gateway process (minimal gw rows) or the direct grpc-js client process (direct rows), from /proc/<pid>/stat.');
   const targets = results.targets.map((t) => `  ${t.met === null ? '·' : t.met ? '✓' : '✗'} ${t.name}: ${t.measured} (goal ${t.goal})`);
   return [...out, '', ...notes, '', 'targets (reported, not enforced):', ...targets].join('\n');
 }

@@ -22,7 +22,8 @@ export interface SideResult {
   backendCpuMicrosPerRequest: number;
 }
 
-export interface GatewaySideResult extends SideResult {
+/** A side loaded over HTTP: the gateway, or the reference minimal gateway. */
+export interface HttpSideResult extends SideResult {
   /** CPU time per request of this process (autocannon or the paced HTTP client): the third busy process. */
   loadGeneratorCpuMicrosPerRequest: number;
   /** The gateway's VmHWM after the case. */
@@ -30,8 +31,20 @@ export interface GatewaySideResult extends SideResult {
   /** The gateway's VmRSS once ready, before any request: the floor under the peak. */
   startRssMiB: number;
   statusCodes: Record<string, number>;
+}
+
+export interface GatewaySideResult extends HttpSideResult {
   /** From --trace-gc during the measured window, when the run asked for it. */
   gc?: GcSummary;
+}
+
+/** Gateway ÷ another side; `cpu` compares CPU per request (per call for the direct client). */
+export interface Ratios {
+  rps: number;
+  p50: number;
+  p99: number;
+  p999: number;
+  cpu: number;
 }
 
 export interface CaseResult {
@@ -44,7 +57,14 @@ export interface CaseResult {
   /** Absent when the run skipped the direct client (--no-direct). */
   direct?: SideResult & { reusedFrom?: string };
   /** gateway ÷ direct; `cpu` compares the gateway's CPU per request with the direct client's per call. */
-  ratios?: { rps: number; p50: number; p99: number; p999: number; cpu: number };
+  ratios?: Ratios;
+  /**
+   * The reference minimal gateway (bench/minimal-gateway.ts) under the same HTTP load; only for
+   * cases that ask for it (and those reusing their figures), absent with --no-reference.
+   */
+  reference?: HttpSideResult & { reusedFrom?: string };
+  /** gateway ÷ reference minimal gateway, RSS included (ready and peak). */
+  referenceRatios?: Ratios & { startRss: number; peakRss: number };
 }
 
 export interface Target {
@@ -63,14 +83,23 @@ export interface BenchResults {
   targets: Target[];
 }
 
-export function ratiosOf(gateway: SideResult, direct: SideResult): CaseResult['ratios'] {
-  const div = (a: number, b: number): number => (b > 0 ? a / b : NaN);
+const div = (a: number, b: number): number => (b > 0 ? a / b : NaN);
+
+export function ratiosOf(gateway: SideResult, direct: SideResult): Ratios {
   return {
     rps: div(gateway.rps, direct.rps),
     p50: div(gateway.latencyMs.p50, direct.latencyMs.p50),
     p99: div(gateway.latencyMs.p99, direct.latencyMs.p99),
     p999: div(gateway.latencyMs.p999, direct.latencyMs.p999),
     cpu: div(gateway.cpuMicrosPerRequest, direct.cpuMicrosPerRequest),
+  };
+}
+
+export function referenceRatiosOf(gateway: HttpSideResult, reference: HttpSideResult): NonNullable<CaseResult['referenceRatios']> {
+  return {
+    ...ratiosOf(gateway, reference),
+    startRss: div(gateway.startRssMiB, reference.startRssMiB),
+    peakRss: div(gateway.peakRssMiB, reference.peakRssMiB),
   };
 }
 

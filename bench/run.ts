@@ -11,14 +11,15 @@ import type { DirectJob, DirectResult } from './direct-load.js';
 import { summariseGcTrace } from './gc-trace.js';
 import { runHttpLoad } from './http-load.js';
 import { latencyChart } from './latency-chart.js';
-import { cpuMicros, forkTs, freePort, peakRssMiB, repoRoot, rssMiB, startBackend, startGateway, stopProcess, type BackendProcess } from './processes.js';
+import { cpuMicros, forkTs, freePort, peakRssMiB, repoRoot, rssMiB, startBackend, startGateway, startMinimalGateway, stopProcess, type BackendProcess, type GatewayProcess } from './processes.js';
 import { formatTable } from './report-table.js';
-import { evaluateTargets, ratiosOf, type BenchResults, type CaseResult, type GatewaySideResult, type SideResult } from './results.js';
+import { evaluateTargets, ratiosOf, referenceRatiosOf, type BenchResults, type CaseResult, type GatewaySideResult, type HttpSideResult, type SideResult } from './results.js';
 
 /*
  * `npm run bench`: the gateway (built dist/server.js, its own process) in front of a gRPC
  * backend (its own process), loaded with autocannon from this process, against a direct
- * grpc-js client (its own process) calling the same backend with the same concurrency.
+ * grpc-js client (its own process) calling the same backend with the same concurrency, and
+ * (small GET only) against the reference minimal gateway (bench/minimal-gateway.ts).
  * See bench/README.md for how to read the output.
  */
 
@@ -31,6 +32,7 @@ const usage = `usage: npm run bench -- [options]
   --light-connections <n>  connections of the opt-in light-load-burst case (default 10)
   --log-level <level>      the gateway's logging.level (default info, as in production)
   --no-direct              skip the direct grpc-js client
+  --no-reference           skip the reference minimal gateway (small-get, reused by policy-off)
   --source                 run the gateway from src/ with tsx instead of dist/
   --no-build               do not rebuild a stale dist/
   --profile                write a V8 CPU profile of the gateway per case to bench/profiles/
@@ -51,6 +53,7 @@ interface RunOptions {
   lightConnections: number;
   logLevel: string;
   direct: boolean;
+  reference: boolean;
   source: boolean;
   build: boolean;
   profile: boolean;
@@ -71,6 +74,7 @@ function parseOptions(): RunOptions | undefined {
       'light-connections': { type: 'string', default: '10' },
       'log-level': { type: 'string', default: 'info' },
       'no-direct': { type: 'boolean', default: false },
+      'no-reference': { type: 'boolean', default: false },
       source: { type: 'boolean', default: false },
       'no-build': { type: 'boolean', default: false },
       profile: { type: 'boolean', default: false },
@@ -99,6 +103,7 @@ function parseOptions(): RunOptions | undefined {
     lightConnections: Math.round(number('light-connections', values['light-connections'], 1)),
     logLevel: values['log-level'],
     direct: !values['no-direct'],
+    reference: !values['no-reference'],
     source: values.source,
     build: !values['no-build'],
     profile: values.profile,
@@ -153,6 +158,53 @@ async function preflight(url: string, c: BenchCase, options: CaseOptions): Promi
 
 const monotonicMicros = (): number => Number(process.hrtime.bigint() / 1000n);
 
+interface HttpMeasurement {
+  side: HttpSideResult;
+  /** The measured window (monotonic µs) and the requests handled in it, for --profile. */
+  window: { startMicros: number; endMicros: number; requests: number };
+  /** The byte range of the server's log written during the window, for --trace-gc. */
+  log: { from: number; to: number };
+}
+
+/** Checks, warms up and loads one HTTP server (the gateway or the minimal gateway), reading /proc around the window. */
+async function measureHttp(c: BenchCase, run: RunOptions, backend: BackendProcess, options: CaseOptions, server: GatewayProcess): Promise<HttpMeasurement> {
+  const startRss = rssMiB(server.pid);
+  await preflight(server.url, c, options);
+  const spec = c.request(options);
+  const shape = c.shape(options);
+  if (run.warmup > 0) await runHttpLoad(server.url, spec, shape, run.warmup);
+  const logFrom = fs.statSync(server.logFile).size;
+  const windowStart = monotonicMicros();
+  const cpuBefore = cpuMicros(server.pid);
+  const backendBefore = cpuMicros(backend.pid);
+  const loaderBefore = process.cpuUsage();
+  const http = await runHttpLoad(server.url, spec, shape, run.duration);
+  const cpu = cpuMicros(server.pid) - cpuBefore;
+  const backendCpu = cpuMicros(backend.pid) - backendBefore;
+  const loader = process.cpuUsage(loaderBefore);
+  const windowEnd = monotonicMicros();
+  const logTo = fs.statSync(server.logFile).size;
+  const handled = Math.max(1, http.completed + http.errors);
+  return {
+    side: {
+      rps: http.completed / http.seconds,
+      ...(c.messagesPerCall !== undefined && { messagesPerSecond: (http.completed * c.messagesPerCall) / http.seconds }),
+      completed: http.completed,
+      errors: http.errors,
+      seconds: http.seconds,
+      latencyMs: http.latency,
+      cpuMicrosPerRequest: cpu / handled,
+      backendCpuMicrosPerRequest: backendCpu / handled,
+      loadGeneratorCpuMicrosPerRequest: (loader.user + loader.system) / handled,
+      peakRssMiB: peakRssMiB(server.pid),
+      startRssMiB: startRss,
+      statusCodes: http.statusCodes,
+    },
+    window: { startMicros: windowStart, endMicros: windowEnd, requests: handled },
+    log: { from: logFrom, to: logTo },
+  };
+}
+
 async function measureGateway(c: BenchCase, run: RunOptions, backend: BackendProcess, options: CaseOptions): Promise<GatewaySideResult> {
   const nodeFlags = [...run.nodeOptions];
   if (run.profile) {
@@ -163,44 +215,21 @@ async function measureGateway(c: BenchCase, run: RunOptions, backend: BackendPro
   const port = await freePort();
   const gateway = await startGateway({ configYaml: gatewayConfig(c.policy, backend.address, port, run.logLevel), port, fromSource: run.source, nodeFlags });
   try {
-    const startRss = rssMiB(gateway.pid);
-    await preflight(gateway.url, c, options);
-    const spec = c.request(options);
-    const shape = c.shape(options);
-    if (run.warmup > 0) await runHttpLoad(gateway.url, spec, shape, run.warmup);
-    const logFrom = fs.statSync(gateway.logFile).size;
-    const windowStart = monotonicMicros();
-    const cpuBefore = cpuMicros(gateway.pid);
-    const backendBefore = cpuMicros(backend.pid);
-    const loaderBefore = process.cpuUsage();
-    const http = await runHttpLoad(gateway.url, spec, shape, run.duration);
-    const cpu = cpuMicros(gateway.pid) - cpuBefore;
-    const backendCpu = cpuMicros(backend.pid) - backendBefore;
-    const loader = process.cpuUsage(loaderBefore);
-    const windowEnd = monotonicMicros();
-    const logTo = fs.statSync(gateway.logFile).size;
-    const handled = Math.max(1, http.completed + http.errors);
-    if (run.profile) {
-      const window = { startMicros: windowStart, endMicros: windowEnd, requests: handled };
-      fs.writeFileSync(path.join(profileDir, `${c.name}.window.json`), JSON.stringify(window));
-    }
-    return {
-      rps: http.completed / http.seconds,
-      ...(c.messagesPerCall !== undefined && { messagesPerSecond: (http.completed * c.messagesPerCall) / http.seconds }),
-      completed: http.completed,
-      errors: http.errors,
-      seconds: http.seconds,
-      latencyMs: http.latency,
-      cpuMicrosPerRequest: cpu / handled,
-      backendCpuMicrosPerRequest: backendCpu / handled,
-      loadGeneratorCpuMicrosPerRequest: (loader.user + loader.system) / handled,
-      peakRssMiB: peakRssMiB(gateway.pid),
-      startRssMiB: startRss,
-      statusCodes: http.statusCodes,
-      ...(run.traceGc && { gc: summariseGcTrace(gateway.logFile, logFrom, logTo) }),
-    };
+    const { side, window, log } = await measureHttp(c, run, backend, options, gateway);
+    if (run.profile) fs.writeFileSync(path.join(profileDir, `${c.name}.window.json`), JSON.stringify(window));
+    return { ...side, ...(run.traceGc && { gc: summariseGcTrace(gateway.logFile, log.from, log.to) }) };
   } finally {
     await gateway.stop();
+  }
+}
+
+/** The reference minimal gateway under the same load; --node-options apply to it too, --profile and --trace-gc do not. */
+async function measureReference(c: BenchCase, run: RunOptions, backend: BackendProcess, options: CaseOptions): Promise<HttpSideResult> {
+  const server = await startMinimalGateway(backend.address, await freePort(), run.nodeOptions);
+  try {
+    return (await measureHttp(c, run, backend, options, server)).side;
+  } finally {
+    await server.stop();
   }
 }
 
@@ -231,6 +260,24 @@ async function measureDirect(c: BenchCase, run: RunOptions, backend: BackendProc
   }
 }
 
+/**
+ * One side of a case besides the gateway: the figures of the case named by `directFrom` when
+ * it ran, else `measure()` (none when undefined). Remembered in `byCase` for later cases.
+ */
+async function sideOf<T extends SideResult>(c: BenchCase, label: string, byCase: Map<string, T>, measure: (() => Promise<T>) | undefined): Promise<(T & { reusedFrom?: string }) | undefined> {
+  const reused = c.directFrom ? byCase.get(c.directFrom) : undefined;
+  let side: (T & { reusedFrom?: string }) | undefined;
+  if (reused) {
+    side = { ...reused, reusedFrom: c.directFrom! };
+  } else if (measure) {
+    process.stdout.write(`; ${label}…`);
+    side = await measure();
+    process.stdout.write(` ${side.rps.toFixed(0)} req/s`);
+  }
+  if (side) byCase.set(c.name, side);
+  return side;
+}
+
 function payloadSizes(pageSize: number): BenchResults['payloads'] {
   const proto = loadBenchProto();
   const page = create(proto.listItemsResponse, listPage(pageSize) as MessageInitShape<DescMessage>);
@@ -258,13 +305,15 @@ async function main(): Promise<number> {
     token: createSigner({ key: jwtSecret, algorithm: 'HS256', expiresIn: 3_600_000 })({ sub: 'bench-user' }),
     pageSize,
   };
-  const sides = run.direct ? 2 : 1;
-  const estimate = run.cases.length * sides * (run.warmup + run.duration + 1.5);
+  const reuses = (c: BenchCase): boolean => run.cases.some((other) => other.name === c.directFrom);
+  const sides = run.cases.reduce((n, c) => n + 1 + (run.direct && !reuses(c) ? 1 : 0) + (run.reference && c.reference ? 1 : 0), 0);
+  const estimate = sides * (run.warmup + run.duration + 1.5);
   console.log(`portico bench: ${run.cases.map((c) => c.name).join(', ')}; ${run.duration} s measured after ${run.warmup} s warm-up per side; about ${Math.ceil(estimate)} s`);
 
   const backend = await startBackend();
   const results: CaseResult[] = [];
   const directByCase = new Map<string, SideResult>();
+  const referenceByCase = new Map<string, HttpSideResult>();
   let failures = 0;
   try {
     for (const c of run.cases) {
@@ -272,18 +321,9 @@ async function main(): Promise<number> {
         process.stdout.write(`- ${c.name}: gateway…`);
         const gateway = await measureGateway(c, run, backend, options);
         process.stdout.write(` ${gateway.rps.toFixed(0)} req/s`);
-        let direct: CaseResult['direct'];
-        if (run.direct) {
-          const reused = c.directFrom ? directByCase.get(c.directFrom) : undefined;
-          if (reused) {
-            direct = { ...reused, reusedFrom: c.directFrom! };
-          } else {
-            process.stdout.write('; direct…');
-            direct = await measureDirect(c, run, backend, options);
-            process.stdout.write(` ${direct.rps.toFixed(0)} req/s`);
-          }
-          directByCase.set(c.name, direct);
-        }
+        const measureRef = c.reference ? () => measureReference(c, run, backend, options) : undefined;
+        const reference = run.reference ? await sideOf(c, 'minimal gw', referenceByCase, measureRef) : undefined;
+        const direct = run.direct ? await sideOf(c, 'direct', directByCase, () => measureDirect(c, run, backend, options)) : undefined;
         process.stdout.write('\n');
         results.push({
           name: c.name,
@@ -293,6 +333,7 @@ async function main(): Promise<number> {
           ...(c.messagesPerCall !== undefined && { messagesPerCall: c.messagesPerCall }),
           gateway,
           ...(direct && { direct, ratios: ratiosOf(gateway, direct) }),
+          ...(reference && { reference, referenceRatios: referenceRatiosOf(gateway, reference) }),
         });
       } catch (err) {
         failures++;

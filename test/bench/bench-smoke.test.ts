@@ -12,8 +12,8 @@ const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../
 
 /*
  * The benchmark itself never runs in `npm test`; this only checks that `npm run bench` still
- * works end to end (backend, gateway from source, autocannon, direct client) and writes the
- * files the README shows, in about 6 s. No figure is asserted: they depend on the machine.
+ * works end to end (backend, gateway from source, autocannon, reference minimal gateway, direct
+ * client) and writes the files the README shows, in about 6 s. No figure is asserted: they depend on the machine.
  */
 
 it('npm run bench runs one short case and writes results.json and the chart', { timeout: 60_000 }, async () => {
@@ -32,6 +32,13 @@ it('npm run bench runs one short case and writes results.json and the chart', { 
     assert.ok(small!.gateway.cpuMicrosPerRequest > 0 && small!.gateway.peakRssMiB > 0);
     assert.ok(small!.direct && small!.direct.completed > 0 && small!.direct.errors === 0, 'the direct client answered');
     assert.ok(small!.ratios && Number.isFinite(small!.ratios.rps));
+    const reference = small!.reference;
+    assert.ok(reference && reference.completed > 0 && reference.errors === 0, 'the minimal gateway answered');
+    assert.equal(reference.reusedFrom, undefined);
+    for (const figure of [reference.rps, reference.latencyMs.p50, reference.cpuMicrosPerRequest, reference.backendCpuMicrosPerRequest, reference.startRssMiB, reference.peakRssMiB]) {
+      assert.ok(Number.isFinite(figure) && figure > 0, `minimal gateway figure ${figure}`);
+    }
+    assert.ok(small!.referenceRatios && Object.values(small!.referenceRatios).every((r) => Number.isFinite(r) && r > 0));
     assert.equal(results.targets.length, 4);
     assert.match(fs.readFileSync(chart, 'utf8'), /^<svg [^>]*>[\s\S]*small-get[\s\S]*<\/svg>\n$/);
   } finally {
