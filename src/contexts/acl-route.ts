@@ -1,9 +1,10 @@
-import { create, toJsonString, type DescMessage, type DescMethodUnary, type MessageInitShape, type MessageShape } from '@bufbuild/protobuf';
+import { create, type DescMessage, type DescMethodUnary, type MessageInitShape, type MessageShape } from '@bufbuild/protobuf';
 import type { FastifyInstance, FastifyReply, FastifyRequest, HTTPMethods } from 'fastify';
 import type { Static, TSchema } from 'typebox';
 import type { AuthModeName } from '../config/schema.js';
 import { GatewayError } from '../errors/gateway-error.js';
 import type { GrpcCodeName } from '../errors/status-codes.js';
+import { messageJsonWriter } from '../transcoding/response-json.js';
 import type { CallContextFactory, Identity } from '../upstreams/call-context.js';
 import { compileRpc, type Upstream } from '../upstreams/upstream.js';
 
@@ -76,6 +77,7 @@ export async function registerContext(app: FastifyInstance, context: BoundedCont
     async (scope) => {
       for (const route of context.routes) {
         const rpc = compileRpc(route.rpc);
+        const writeReply = messageJsonWriter(route.reply);
         const label = `${context.prefix}${route.url === '/' ? '' : route.url}`;
         scope.route({
           method: route.method,
@@ -95,7 +97,7 @@ export async function registerContext(app: FastifyInstance, context: BoundedCont
               throw overrideMessage(err, route.errors);
             }
             reply.header('content-type', jsonContentType);
-            return reply.send(toJsonString(route.reply, create(route.reply, route.toReply(response)), { alwaysEmitImplicit: true }));
+            return reply.send(writeReply(create(route.reply, route.toReply(response))));
           },
         });
       }

@@ -1,18 +1,37 @@
-import { create, toJsonString, type DescMessage, type Message } from '@bufbuild/protobuf';
-import type { TranscodedRoute } from './route-set.js';
+import { create, toJsonString, type DescField, type DescMessage, type Message, type Registry } from '@bufbuild/protobuf';
+import { float32Rewriter } from './float32-output.js';
+import { compileJsonWriter, type JsonWriter } from './json-writer.js';
 
-/** proto3 JSON of an upstream response, or of its response_body field (unary and streams alike). */
-export function renderResponse(route: TranscodedRoute, response: Message): string {
-  route.rewriteFloats?.(response as unknown as Record<string, unknown>);
-  const field = route.responseField;
-  if (!field) return toJsonString(route.output, response as never, route.jsonOptions);
-  const value = (response as unknown as Record<string, unknown>)[field.localName];
+/**
+ * The renderer of a route's responses (unary and streams alike), compiled with the route:
+ * proto3 JSON of the upstream response, or of its response_body field.
+ */
+export function compileResponseRenderer(output: DescMessage, field: DescField | undefined, registry: Registry): JsonWriter {
+  if (!field) return messageJsonWriter(output, registry);
   if (field.fieldKind === 'message') {
-    const sub = field.message as DescMessage;
-    return toJsonString(sub, (value ?? create(sub)) as never, route.jsonOptions);
+    const sub = field.message;
+    const write = messageJsonWriter(sub, registry);
+    const name = field.localName;
+    return (response) => write(((response as unknown as Record<string, unknown>)[name] ?? create(sub)) as Message);
   }
   // Scalars, enums, lists and maps: render the whole message and take the member, so the
   // field gets exactly the proto3 JSON form (int64 strings, enum names, [] and {}).
-  const whole = JSON.parse(toJsonString(route.output, response as never, route.jsonOptions)) as Record<string, unknown>;
-  return JSON.stringify(whole[field.jsonName] ?? null);
+  const whole = messageJsonWriter(output, registry);
+  return (response) => JSON.stringify((JSON.parse(whole(response)) as Record<string, unknown>)[field.jsonName] ?? null);
+}
+
+/**
+ * proto3 JSON of messages of `desc`, zero values included and floats in their shortest
+ * float32 form: the compiled writer, or for the shapes it leaves alone, the float rewrite
+ * (which mutates the message) and toJsonString.
+ */
+export function messageJsonWriter(desc: DescMessage, registry?: Registry): JsonWriter {
+  const write = compileJsonWriter(desc, registry);
+  if (write) return write;
+  const rewriteFloats = float32Rewriter(desc);
+  const options = { alwaysEmitImplicit: true, registry };
+  return (message) => {
+    rewriteFloats?.(message as unknown as Record<string, unknown>);
+    return toJsonString(desc, message, options);
+  };
 }

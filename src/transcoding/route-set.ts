@@ -1,12 +1,12 @@
-import type { DescField, DescMessage, Registry } from '@bufbuild/protobuf';
+import type { DescField, DescMessage, Message, Registry } from '@bufbuild/protobuf';
 import type { AuthModeName } from '../config/schema.js';
 import type { Catalog } from '../descriptors/catalog.js';
 import type { HttpRule } from '../descriptors/http-rules.js';
 import { ProtoLoadError } from '../descriptors/proto-files.js';
 import { compileRpc, type CompiledRpc, type Upstream } from '../upstreams/upstream.js';
-import { float32Rewriter } from './float32-output.js';
 import { parsePathTemplate } from './path-template.js';
 import { compileRequestBinding, type RequestBinding } from './request-binding.js';
+import { compileResponseRenderer } from './response-json.js';
 import { buildRouteTable, type RouteEntry, type RouteTable } from './route-table.js';
 import type { ValidationOptions } from './field-violations.js';
 
@@ -30,11 +30,9 @@ export interface TranscodedRoute {
   readonly timeoutMs: number | undefined;
   readonly validation: ValidationOptions;
   readonly registry: Registry;
-  /** toJson options, built once: zero values emitted, Any resolved through the registry. */
-  readonly jsonOptions: { alwaysEmitImplicit: true; registry: Registry };
   readonly describe: string;
-  /** Rewrites float fields to their shortest form before rendering; undefined when none. */
-  readonly rewriteFloats: ((message: Record<string, unknown>) => void) | undefined;
+  /** The proto3 JSON of a response (or of its responseField), compiled for the output type. */
+  readonly render: (response: Message) => string;
 }
 
 /** An RPC of a configured service that no binding exposes, and why. */
@@ -54,7 +52,6 @@ export function compileRouteSet(catalog: Catalog, upstreams: ReadonlyMap<string,
   const unexposed: UnexposedRpc[] = [];
   for (const service of catalog.services) {
     const upstream = upstreams.get(service.config.name)!;
-    const jsonOptions = { alwaysEmitImplicit: true as const, registry: catalog.registry };
     const validation: ValidationOptions = {
       allowUnknownFields: service.config.allowUnknownFields,
       requiredFields: catalog.requiredFields,
@@ -82,6 +79,7 @@ export function compileRouteSet(catalog: Catalog, upstreams: ReadonlyMap<string,
             { allowUnknownFields: service.config.allowUnknownFields },
           ),
         );
+        const responseField = responseFieldOf(method.output, rule, describe);
         const route: TranscodedRoute = {
           label: rule.path,
           httpMethod: rule.method,
@@ -92,14 +90,13 @@ export function compileRouteSet(catalog: Catalog, upstreams: ReadonlyMap<string,
           streaming,
           binding,
           body: rule.body,
-          responseField: responseFieldOf(method.output, rule, describe),
+          responseField,
           auth: service.config.auth,
           timeoutMs: streaming ? service.config.streamTimeoutMs : service.config.timeoutMs,
           validation,
           registry: catalog.registry,
-          jsonOptions,
           describe,
-          rewriteFloats: float32Rewriter(method.output),
+          render: compileResponseRenderer(method.output, responseField, catalog.registry),
         };
         entries.push({ method: rule.method, template, value: route, describe });
       }

@@ -6,7 +6,6 @@ import { errorEnvelope, GatewayError } from '../errors/gateway-error.js';
 import { codeName, GrpcStatus } from '../errors/status-codes.js';
 import type { CallContext } from '../upstreams/upstream.js';
 import type { TranscodedRoute } from './route-set.js';
-import { renderResponse } from './response-json.js';
 
 /** Open streams, so that shutdown can end them when its grace period runs out. */
 export class ActiveStreams {
@@ -119,7 +118,7 @@ export function streamResponse(
     call.on('data', (msg: Message) => {
       out ??= open();
       if (out.writableEnded) return;
-      pending.push(framing.message(renderResponse(route, msg)));
+      pending.push(framing.message(route.render(msg)));
       if (!flushScheduled) {
         flushScheduled = true;
         setImmediate(flush);

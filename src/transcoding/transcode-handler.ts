@@ -7,7 +7,6 @@ import { keptIntegerLiterals } from './exact-json.js';
 import { validateMessageJson } from './field-violations.js';
 import { PathDecodeError } from './path-template.js';
 import { RequestBindingError } from './request-binding.js';
-import { renderResponse } from './response-json.js';
 import type { RouteSet, TranscodedRoute } from './route-set.js';
 import { streamResponse, type ActiveStreams } from './stream-response.js';
 import { restoreStructNumbers } from './struct-numbers.js';
@@ -76,7 +75,7 @@ export function createTranscodeHandler(deps: TranscodeDeps): TranscodeHandler {
 
     const response = await deps.calls.observe(request, route.upstream.unary(route.rpc, message, ctx));
     reply.header('content-type', jsonContentType);
-    return reply.send(renderResponse(route, response));
+    return reply.send(route.render(response));
   }
 
   return Object.assign(transcode, { route: (request: FastifyRequest): void => void findRoute(request) });
