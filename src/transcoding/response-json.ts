@@ -1,4 +1,5 @@
 import { create, toJsonString, type DescField, type DescMessage, type Message, type Registry } from '@bufbuild/protobuf';
+import { isWrapperDesc } from '@bufbuild/protobuf/wkt';
 import { float32Rewriter } from './float32-output.js';
 import { compileJsonWriter, type JsonWriter } from './json-writer.js';
 
@@ -8,14 +9,16 @@ import { compileJsonWriter, type JsonWriter } from './json-writer.js';
  */
 export function compileResponseRenderer(output: DescMessage, field: DescField | undefined, registry: Registry): JsonWriter {
   if (!field) return messageJsonWriter(output, registry);
-  if (field.fieldKind === 'message') {
+  // Wrapper and Struct fields hold bare values in @bufbuild/protobuf messages (a string, a
+  // JSON object), not messages: they take the whole-message path below.
+  if (field.fieldKind === 'message' && !isWrapperDesc(field.message) && field.message.typeName !== 'google.protobuf.Struct') {
     const sub = field.message;
     const write = messageJsonWriter(sub, registry);
     const name = field.localName;
     return (response) => write(((response as unknown as Record<string, unknown>)[name] ?? create(sub)) as Message);
   }
-  // Scalars, enums, lists and maps: render the whole message and take the member, so the
-  // field gets exactly the proto3 JSON form (int64 strings, enum names, [] and {}).
+  // Scalars, enums, lists, maps and bare values: render the whole message and take the member,
+  // so the field gets exactly the proto3 JSON form (int64 strings, enum names, [] and {}).
   const whole = messageJsonWriter(output, registry);
   return (response) => JSON.stringify((JSON.parse(whole(response)) as Record<string, unknown>)[field.jsonName] ?? null);
 }
