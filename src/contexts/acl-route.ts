@@ -121,7 +121,13 @@ declare module 'fastify' {
 function closedSchemas(schemas: RouteSchemas): RouteSchemas {
   const close = (schema: TSchema | undefined): TSchema | undefined =>
     schema && (schema as { type?: unknown }).type === 'object' && !('additionalProperties' in schema) ? ({ ...schema, additionalProperties: false } as TSchema) : schema;
-  return { querystring: close(schemas.querystring), params: close(schemas.params), body: close(schemas.body) };
+  // Parts a route does not declare stay absent: Fastify warns (FSTWRN001) about a part set to undefined.
+  const closed: RouteSchemas = {};
+  for (const part of ['querystring', 'params', 'body'] as const) {
+    const schema = close(schemas[part]);
+    if (schema) closed[part] = schema;
+  }
+  return closed;
 }
 
 function inputOf(request: FastifyRequest): AclInput<RouteSchemas> {

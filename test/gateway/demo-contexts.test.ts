@@ -20,6 +20,9 @@ let investor: RunningGrpcServer;
 let gw: RunningGateway;
 /** Metadata of each call the investor backend received, with the method's name. */
 const investorCalls: { method: string; metadata: grpc.Metadata }[] = [];
+/** Process warnings emitted while the demo gateway was built (an operator sees them on stderr). */
+const startupWarnings: string[] = [];
+const recordWarning = (warning: Error): void => void startupWarnings.push(`${warning.name}: ${warning.message}`);
 
 function recordingInvestorBackend() {
   const binding = investorBackend();
@@ -36,7 +39,12 @@ function recordingInvestorBackend() {
 before(async () => {
   backends = await startDemoBackends({ streamIntervalMs: 0 });
   investor = await startGrpcServer([recordingInvestorBackend()]);
-  gw = await startGateway(demoConfig({ ...backends.addresses, investor: investor.address }, {}), { contexts: boundedContexts });
+  process.on('warning', recordWarning);
+  try {
+    gw = await startGateway(demoConfig({ ...backends.addresses, investor: investor.address }, {}), { contexts: boundedContexts });
+  } finally {
+    process.off('warning', recordWarning);
+  }
 });
 
 after(async () => {
@@ -63,6 +71,11 @@ const apple = {
   identifiers: { isin: 'US0378331005', cusip: '037833100' },
   exchange: 'XNAS',
 };
+
+
+it('starts without process warnings (schema parts, library security notices)', () => {
+  assert.deepEqual(startupWarnings, []);
+});
 
 describe('investor context (hand-written route, JWT required)', () => {
   it('returns the public InvestorProfile of investor 42, int64 as a string and no confidential field', async () => {
