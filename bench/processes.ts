@@ -117,6 +117,17 @@ export interface GatewayProcess {
   stop(): Promise<void>;
 }
 
+/**
+ * The node flags production runs the gateway with: those of the `start` script in
+ * package.json, which the Dockerfile's ENTRYPOINT repeats (test/deploy checks it).
+ */
+export function productionNodeFlags(): string[] {
+  const packageJson = JSON.parse(fs.readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+  const [command, ...rest] = (packageJson.scripts['start'] ?? '').trim().split(/\s+/);
+  if (command !== 'node' || rest.length === 0) throw new Error(`package.json's start script is not "node [flags] <entry>": ${packageJson.scripts['start']}`);
+  return rest.slice(0, -1);
+}
+
 /** Starts the gateway as production does (`node dist/server.js --config file`) and waits until /readyz says 200. */
 export async function startGateway(launch: GatewayLaunch): Promise<GatewayProcess> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'portico-bench-'));

@@ -11,7 +11,7 @@ import type { DirectJob, DirectResult } from './direct-load.js';
 import { summariseGcTrace } from './gc-trace.js';
 import { runHttpLoad } from './http-load.js';
 import { latencyChart } from './latency-chart.js';
-import { cpuMicros, forkTs, freePort, peakRssMiB, repoRoot, rssMiB, startBackend, startGateway, startMinimalGateway, stopProcess, type BackendProcess, type GatewayProcess } from './processes.js';
+import { cpuMicros, forkTs, freePort, peakRssMiB, productionNodeFlags, repoRoot, rssMiB, startBackend, startGateway, startMinimalGateway, stopProcess, type BackendProcess, type GatewayProcess } from './processes.js';
 import { formatTable } from './report-table.js';
 import { evaluateTargets, ratiosOf, referenceRatiosOf, type BenchResults, type CaseResult, type GatewaySideResult, type HttpSideResult, type SideResult } from './results.js';
 
@@ -37,7 +37,8 @@ const usage = `usage: npm run bench -- [options]
   --no-build               do not rebuild a stale dist/
   --profile                write a V8 CPU profile of the gateway per case to bench/profiles/
   --trace-gc               count the gateway's GC pauses during each measured window
-  --node-options=<flags>   extra node flags for the gateway, e.g. --node-options="--max-semi-space-size=8"
+  --node-options=<flags>   node flags of the gateway and the minimal gateway (default: those of npm start,
+                           ${productionNodeFlags().join(' ') || 'none'}; --node-options= for Node's defaults)
   --out <file>             results JSON (default bench/results.json)
   --chart <file>           latency chart SVG (default bench/latency.svg)`;
 
@@ -79,7 +80,7 @@ function parseOptions(): RunOptions | undefined {
       'no-build': { type: 'boolean', default: false },
       profile: { type: 'boolean', default: false },
       'trace-gc': { type: 'boolean', default: false },
-      'node-options': { type: 'string', default: '' },
+      'node-options': { type: 'string', default: productionNodeFlags().join(' ') },
       out: { type: 'string', default: path.join(benchRoot, 'results.json') },
       chart: { type: 'string', default: path.join(benchRoot, 'latency.svg') },
       help: { type: 'boolean', default: false },

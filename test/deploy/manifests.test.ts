@@ -181,7 +181,7 @@ describe('Kubernetes manifests rendered by kubectl kustomize deploy/k8s', () => 
     assert.equal(deployment.template.spec.securityContext.runAsNonRoot, true);
     assert.equal(container.securityContext.readOnlyRootFilesystem, true);
     assert.equal(container.securityContext.allowPrivilegeEscalation, false);
-    assert.deepEqual(container.resources, { requests: { cpu: '250m', memory: '128Mi' }, limits: { memory: '256Mi' } });
+    assert.deepEqual(container.resources, { requests: { cpu: '250m', memory: '192Mi' }, limits: { memory: '384Mi' } });
   });
 
   it('let Prometheus scrape /metrics on the container port', () => {
@@ -356,7 +356,10 @@ describe('Dockerfile', () => {
     const build = JSON.parse(fs.readFileSync(path.join(root, 'tsconfig.build.json'), 'utf8')) as { compilerOptions: { rootDir: string; outDir: string } };
     const entry = path.join(build.compilerOptions.outDir, path.relative(build.compilerOptions.rootDir, 'src/server.ts')).replace(/\.ts$/, '.js');
     assert.ok(fs.existsSync(path.join(root, 'src/server.ts')));
-    assert.deepEqual(JSON.parse(instruction('ENTRYPOINT')[0] ?? 'null'), ['node', entry]);
+    const start = (JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts['start']!;
+    assert.deepEqual(start.split(/\s+/).at(-1), entry, 'npm start runs the same entry point');
+    // The image runs the gateway exactly as `npm start` does, node flags included.
+    assert.deepEqual(JSON.parse(instruction('ENTRYPOINT')[0] ?? 'null'), start.split(/\s+/));
     assert.deepEqual(instruction('CMD'), [], 'a CMD would turn the demo default into something else');
     assert.ok(instruction('COPY').includes(`--from=build /app/${build.compilerOptions.outDir} ./${build.compilerOptions.outDir}`));
   });
