@@ -21,8 +21,8 @@ export interface CaseOptions {
 export interface BenchCase {
   readonly name: string;
   readonly title: string;
-  /** `jwt`: the service requires a bearer token; `open`: no auth.jwt and auth: none. Metrics are always on. */
-  readonly policy: 'jwt' | 'open';
+  /** The policy chain: JWT (the service requires a bearer token) and metrics, each on or off. */
+  readonly policy: Policy;
   /** Messages in one response stream; set for streaming cases, whose unit is a whole stream. */
   readonly messagesPerCall?: number;
   /** Run only when named with --case. */
@@ -41,28 +41,38 @@ export interface BenchCase {
   check(body: string, options: CaseOptions): string | undefined;
 }
 
+export interface Policy {
+  readonly jwt: boolean;
+  readonly metrics: boolean;
+}
+
+const allOn: Policy = { jwt: true, metrics: true };
+
 const bearer = (options: CaseOptions): Record<string, string> => ({ authorization: `Bearer ${options.token}` });
 const closed = (options: CaseOptions): LoadShape => ({ kind: 'closed', workers: options.connections });
 const streamLength = 100;
 
-const smallGet = (name: string, title: string, policy: 'jwt' | 'open', directFrom?: string): BenchCase => ({
+const smallGet = (name: string, title: string, policy: Policy, directFrom?: string): BenchCase => ({
   name,
   title,
   policy,
   ...(directFrom !== undefined && { directFrom }),
-  request: (options) => ({ method: 'GET', path: '/v1/items/item-42', headers: policy === 'jwt' ? bearer(options) : {} }),
+  request: (options) => ({ method: 'GET', path: '/v1/items/item-42', headers: policy.jwt ? bearer(options) : {} }),
   direct: () => ({ kind: 'get' }),
   shape: closed,
   check: (body) => ((JSON.parse(body) as { id?: string }).id === 'item-42' ? undefined : `expected item-42, got ${body.slice(0, 200)}`),
 });
 
 export const benchCases: readonly BenchCase[] = [
-  { ...smallGet('small-get', 'GET /v1/items/{id} (JWT + metrics)', 'jwt'), reference: true },
-  smallGet('policy-off', 'GET /v1/items/{id} (no auth)', 'open', 'small-get'),
+  { ...smallGet('small-get', 'GET /v1/items/{id} (JWT + metrics)', allOn), reference: true },
+  // The same request with each policy off, then both: what each costs.
+  smallGet('no-jwt', 'GET /v1/items/{id} (metrics, no JWT)', { jwt: false, metrics: true }, 'small-get'),
+  smallGet('no-metrics', 'GET /v1/items/{id} (JWT, no metrics)', { jwt: true, metrics: false }, 'small-get'),
+  smallGet('policy-off', 'GET /v1/items/{id} (no JWT, no metrics)', { jwt: false, metrics: false }, 'small-get'),
   {
     name: 'post-1k',
     title: 'POST /v1/items, 1 KiB JSON body',
-    policy: 'jwt',
+    policy: allOn,
     request: (options) => ({
       method: 'POST',
       path: '/v1/items',
@@ -76,7 +86,7 @@ export const benchCases: readonly BenchCase[] = [
   {
     name: 'response-64k',
     title: 'GET /v1/items, 64 KiB protobuf response',
-    policy: 'jwt',
+    policy: allOn,
     request: (options) => ({ method: 'GET', path: `/v1/items?page_size=${options.pageSize}`, headers: bearer(options) }),
     direct: (options) => ({ kind: 'list', pageSize: options.pageSize }),
     shape: closed,
@@ -88,7 +98,7 @@ export const benchCases: readonly BenchCase[] = [
   {
     name: 'stream-100',
     title: `GET /v1/items:stream, ${streamLength} NDJSON messages`,
-    policy: 'jwt',
+    policy: allOn,
     messagesPerCall: streamLength,
     request: (options) => ({ method: 'GET', path: `/v1/items:stream?count=${streamLength}`, headers: bearer(options) }),
     direct: () => ({ kind: 'stream', count: streamLength }),
@@ -101,11 +111,11 @@ export const benchCases: readonly BenchCase[] = [
     },
   },
   {
-    ...smallGet('light-load', 'GET /v1/items/{id} paced (JWT + metrics)', 'jwt'),
+    ...smallGet('light-load', 'GET /v1/items/{id} paced (JWT + metrics)', allOn),
     shape: (options) => ({ kind: 'paced', rate: options.rate }),
   },
   {
-    ...smallGet('light-load-burst', 'GET /v1/items/{id}, autocannon overallRate', 'jwt'),
+    ...smallGet('light-load-burst', 'GET /v1/items/{id}, autocannon overallRate', allOn),
     optIn: true,
     shape: (options) => ({ kind: 'rate', workers: options.lightConnections, rate: options.rate }),
   },

@@ -79,7 +79,28 @@ export function formatTable(results: BenchResults): string {
       notes.push(`${c.name}: GC in the window: ${gc.scavenges} scavenges, ${gc.markCompacts} mark-compacts, ${gc.pauseMs.toFixed(0)} ms paused (max ${gc.maxPauseMs.toFixed(1)} ms)`);
     }
   }
+  const policyCosts = policyCostLine(results.cases);
+  if (policyCosts) notes.push(policyCosts);
   notes.push('CPU µs/req: the gateway process (gateway rows), the minimal gateway process (minimal gw rows) or the direct grpc-js client process (direct rows), from /proc/<pid>/stat.');
   const targets = results.targets.map((t) => `  ${t.met === null ? '·' : t.met ? '✓' : '✗'} ${t.name}: ${t.measured} (goal ${t.goal})`);
   return [...out, '', ...notes, '', 'targets (reported, not enforced):', ...targets].join('\n');
+}
+
+/**
+ * What each policy costs, as the gateway CPU per small GET with everything on minus the same
+ * with that policy off (one run; each difference carries both runs' noise).
+ */
+function policyCostLine(cases: readonly CaseResult[]): string | undefined {
+  const cpu = (name: string): number | undefined => cases.find((c) => c.name === name)?.gateway.cpuMicrosPerRequest;
+  const all = cpu('small-get');
+  if (all === undefined) return undefined;
+  const parts = [
+    ['JWT', 'no-jwt'],
+    ['metrics', 'no-metrics'],
+    ['both', 'policy-off'],
+  ].flatMap(([label, name]) => {
+    const without = cpu(name!);
+    return without === undefined ? [] : [`${label} ${(all - without).toFixed(0)} µs (small-get − ${name})`];
+  });
+  return parts.length > 0 ? `policy cost per small GET, gateway CPU: ${parts.join('; ')}` : undefined;
 }

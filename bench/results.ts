@@ -1,3 +1,4 @@
+import type { Policy } from './cases.js';
 import type { GcSummary } from './gc-trace.js';
 import type { LoadShape } from './load-shape.js';
 import type { LatencySummary } from './stats.js';
@@ -50,7 +51,7 @@ export interface Ratios {
 export interface CaseResult {
   name: string;
   title: string;
-  policy: 'jwt' | 'open';
+  policy: Policy;
   load: LoadShape;
   messagesPerCall?: number;
   gateway: GatewaySideResult;

@@ -32,7 +32,7 @@ const usage = `usage: npm run bench -- [options]
   --light-connections <n>  connections of the opt-in light-load-burst case (default 10)
   --log-level <level>      the gateway's logging.level (default info, as in production)
   --no-direct              skip the direct grpc-js client
-  --no-reference           skip the reference minimal gateway (small-get, reused by policy-off)
+  --no-reference           skip the reference minimal gateway (small-get, reused by the policy cases)
   --source                 run the gateway from src/ with tsx instead of dist/
   --no-build               do not rebuild a stale dist/
   --profile                write a V8 CPU profile of the gateway per case to bench/profiles/
@@ -139,9 +139,10 @@ function gatewayConfig(policy: BenchCase['policy'], backend: string, port: numbe
     shutdown: { graceMs: 1000 },
     protos: { includeDirs: [benchProtoDir] },
     services: [
-      { name: 'bench', protoFiles: [benchProtoFile], service: benchServiceName, address: backend, timeoutMs: 10_000, auth: policy === 'jwt' ? 'required' : 'none' },
+      { name: 'bench', protoFiles: [benchProtoFile], service: benchServiceName, address: backend, timeoutMs: 10_000, auth: policy.jwt ? 'required' : 'none' },
     ],
-    ...(policy === 'jwt' && { auth: { jwt: { secret: jwtSecret, algorithms: ['HS256'] } } }),
+    ...(policy.jwt && { auth: { jwt: { secret: jwtSecret, algorithms: ['HS256'] } } }),
+    metrics: { enabled: policy.metrics },
     logging: { level: logLevel },
   };
   // JSON is YAML.

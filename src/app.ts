@@ -10,7 +10,7 @@ import { LiveRoutes } from './lifecycle/live-routes.js';
 import { Readiness } from './lifecycle/readiness.js';
 import httpObservability, { unmatchedLabel } from './observability/http-observability.js';
 import { createGatewayLogger } from './observability/logging.js';
-import { GatewayMetrics } from './observability/metrics.js';
+import { GatewayMetrics, noMetrics } from './observability/metrics.js';
 import { registerOpenApi } from './openapi/openapi-plugin.js';
 import { requestIdOf } from './observability/request-id.js';
 import authPlugin from './policies/auth.js';
@@ -33,7 +33,8 @@ export interface Gateway {
   live: LiveRoutes;
   readiness: Readiness;
   streams: ActiveStreams;
-  metrics: GatewayMetrics;
+  /** Undefined when `metrics.enabled` is false. */
+  metrics: GatewayMetrics | undefined;
 }
 
 /**
@@ -74,20 +75,22 @@ export async function buildApp(config: GatewayConfig, options: BuildOptions = {}
     }
   });
 
-  const metrics = new GatewayMetrics();
-  const live = new LiveRoutes(config, metrics, app.log);
+  const metrics = config.metrics.enabled ? new GatewayMetrics() : undefined;
+  const live = new LiveRoutes(config, metrics ?? noMetrics, app.log);
   const readiness = new Readiness(() => live.current.version);
   const streams = new ActiveStreams();
   const calls = new CallContextFactory(config.metadata.forwardHeaders, Object.values(config.auth.jwt?.forwardClaims ?? {}));
 
-  await app.register(httpObservability, { metrics });
+  await app.register(httpObservability, { metrics: metrics ?? noMetrics });
   await app.register(corsPlugin, { cors: config.cors });
   await app.register(authPlugin, { jwt: config.auth.jwt });
   await app.register(healthRoutes, { readiness });
-  app.get('/metrics', { logLevel: 'warn' }, async (_request, reply) => {
-    reply.header('content-type', metrics.registry.contentType);
-    return metrics.registry.metrics();
-  });
+  if (metrics) {
+    app.get('/metrics', { logLevel: 'warn' }, async (_request, reply) => {
+      reply.header('content-type', metrics.registry.contentType);
+      return metrics.registry.metrics();
+    });
+  }
   await registerOpenApi(app, live);
 
   const handWritten = new HandWrittenPaths();

@@ -51,6 +51,7 @@ export function normaliseConfig(raw: unknown, { baseDir, env }: { baseDir: strin
     cors: { origins: input.cors!.origins!, credentials: input.cors!.credentials!, maxAgeSeconds: input.cors!.maxAgeSeconds! },
     auth: {},
     logging: { level: input.logging!.level! },
+    metrics: { enabled: input.metrics!.enabled! },
     metadata: { forwardHeaders: input.metadata!.forwardHeaders! },
   };
 

@@ -106,6 +106,15 @@ const Logging = Type.Object(
   { additionalProperties: false, default: {} },
 );
 
+const Metrics = Type.Object(
+  {
+    enabled: Type.Optional(
+      Type.Boolean({ default: true, description: 'Serve /metrics and record the request and upstream metrics; false turns both off.' }),
+    ),
+  },
+  { additionalProperties: false, default: {} },
+);
+
 const Metadata = Type.Object(
   {
     forwardHeaders: Type.Optional(
@@ -127,6 +136,7 @@ export const ConfigSchema = Type.Object(
     cors: Type.Optional(Cors),
     auth: Type.Optional(Auth),
     logging: Type.Optional(Logging),
+    metrics: Type.Optional(Metrics),
     metadata: Type.Optional(Metadata),
   },
   { additionalProperties: false },
@@ -144,6 +154,7 @@ export interface GatewayConfig {
   cors: { origins: string[]; credentials: boolean; maxAgeSeconds: number };
   auth: { jwt?: JwtConfig };
   logging: { level: string };
+  metrics: { enabled: boolean };
   metadata: { forwardHeaders: string[] };
   /** Absolute path of the file it came from, when it came from one (used by reload). */
   source?: string;

@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
-import type { GatewayMetrics } from './metrics.js';
+import type { HttpMetrics } from './metrics.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -22,7 +22,7 @@ const clientClosedStatus = 499;
  * Per request: the X-Request-ID echo, one access log line and the request metrics.
  * Fastify's own two request log lines are turned off in favour of this one.
  */
-async function httpObservability(app: FastifyInstance, { metrics }: { metrics: GatewayMetrics }): Promise<void> {
+async function httpObservability(app: FastifyInstance, { metrics }: { metrics: HttpMetrics }): Promise<void> {
   app.decorateRequest('routeLabel', '');
   app.decorateRequest('upstreamCode', '');
   app.decorateRequest('accessRecorded', false);

@@ -5,11 +5,22 @@ import type { UpstreamObserver } from '../upstreams/upstream.js';
 
 const latencyBuckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
+/** What the HTTP side records about each finished request. */
+export interface HttpMetrics {
+  requestFinished(route: string, method: string, status: number, seconds: number): void;
+}
+
+/** Records nothing: the observers when `metrics.enabled` is false. */
+export const noMetrics: HttpMetrics & UpstreamObserver = {
+  requestFinished: () => {},
+  callFinished: () => {},
+};
+
 /**
  * The gateway's Prometheus metrics, in a registry of its own so that several gateways (tests)
  * never share series. Label children are cached so the request path does no label lookups.
  */
-export class GatewayMetrics implements UpstreamObserver {
+export class GatewayMetrics implements HttpMetrics, UpstreamObserver {
   readonly registry = new Registry();
   readonly #requests: Counter<'route' | 'method' | 'status'>;
   readonly #requestSeconds: Histogram<'route' | 'method' | 'status'>;

@@ -56,6 +56,8 @@ describe('config validation', () => {
     assert.deepEqual(config.auth.jwt?.forwardClaims, { sub: 'x-user-id' });
     assert.equal(config.logging.level, 'warn');
     assert.equal(config.shutdown.graceMs, 10000);
+    assert.equal(config.metrics.enabled, true);
+    assert.equal(normaliseConfig({ metrics: { enabled: false } }, { baseDir: '/', env: {} }).metrics.enabled, false);
   });
 
   test('refuses a PORT that is not a port', () => {

@@ -361,6 +361,25 @@ describe('metrics', () => {
     assert.ok(count('service="probe",method="Wait",code="CANCELLED"') >= 2);
     assert.match(text, /^portico_http_requests_total\{route="\/v1\/wait",method="POST",status="499"\} 1$/m);
   });
+
+  it('with metrics.enabled false, serves no /metrics and still answers requests', async () => {
+    const quiet = await startGateway(
+      testConfig({
+        protos: { includeDirs: [probeIncludeDir] },
+        services: [{ name: 'probe', protoFiles: [probeProtoFile], service: 'probe.v1.ProbeService', address: backend.address }],
+        metrics: { enabled: false },
+      }),
+    );
+    try {
+      assert.equal(quiet.gateway.metrics, undefined);
+      assert.equal((await fetch(`${quiet.url}/v1/probe/no-metrics`)).status, 200);
+      const metrics = await fetch(`${quiet.url}/metrics`);
+      assert.equal(metrics.status, 404);
+      assert.equal(envelopeOf(await metrics.json()).status, 'NOT_FOUND');
+    } finally {
+      await quiet.close();
+    }
+  });
 });
 
 describe('draining', () => {
