@@ -168,6 +168,8 @@ interface HttpMeasurement {
   log: { from: number; to: number };
 }
 
+const measuredSeconds = (c: BenchCase, run: RunOptions): number => run.duration * (c.durationFactor ?? 1);
+
 /** Checks, warms up and loads one HTTP server (the gateway or the minimal gateway), reading /proc around the window. */
 async function measureHttp(c: BenchCase, run: RunOptions, backend: BackendProcess, options: CaseOptions, server: GatewayProcess): Promise<HttpMeasurement> {
   const startRss = rssMiB(server.pid);
@@ -180,7 +182,7 @@ async function measureHttp(c: BenchCase, run: RunOptions, backend: BackendProces
   const cpuBefore = cpuMicros(server.pid);
   const backendBefore = cpuMicros(backend.pid);
   const loaderBefore = process.cpuUsage();
-  const http = await runHttpLoad(server.url, spec, shape, run.duration);
+  const http = await runHttpLoad(server.url, spec, shape, measuredSeconds(c, run));
   const cpu = cpuMicros(server.pid) - cpuBefore;
   const backendCpu = cpuMicros(backend.pid) - backendBefore;
   const loader = process.cpuUsage(loaderBefore);
@@ -236,7 +238,7 @@ async function measureReference(c: BenchCase, run: RunOptions, backend: BackendP
 }
 
 async function measureDirect(c: BenchCase, run: RunOptions, backend: BackendProcess, options: CaseOptions): Promise<SideResult> {
-  const job: DirectJob = { address: backend.address, op: c.direct(options), shape: c.shape(options), warmupSeconds: run.warmup, durationSeconds: run.duration };
+  const job: DirectJob = { address: backend.address, op: c.direct(options), shape: c.shape(options), warmupSeconds: run.warmup, durationSeconds: measuredSeconds(c, run) };
   const { child, reply } = forkTs<DirectResult>('direct-load.ts', job);
   // The backend's CPU is read around the whole child run, then scaled to the measured window.
   const backendBefore = cpuMicros(backend.pid);
@@ -308,9 +310,9 @@ async function main(): Promise<number> {
     pageSize,
   };
   const reuses = (c: BenchCase): boolean => run.cases.some((other) => other.name === c.directFrom);
-  const sides = run.cases.reduce((n, c) => n + 1 + (run.direct && !reuses(c) ? 1 : 0) + (run.reference && c.reference ? 1 : 0), 0);
-  const estimate = sides * (run.warmup + run.duration + 1.5);
-  console.log(`portico bench: ${run.cases.map((c) => c.name).join(', ')}; ${run.duration} s measured after ${run.warmup} s warm-up per side; about ${Math.ceil(estimate)} s`);
+  const sidesOf = (c: BenchCase): number => 1 + (run.direct && !reuses(c) ? 1 : 0) + (run.reference && c.reference ? 1 : 0);
+  const estimate = run.cases.reduce((seconds, c) => seconds + sidesOf(c) * (run.warmup + measuredSeconds(c, run) + 1.5), 0);
+  console.log(`portico bench: ${run.cases.map((c) => c.name).join(', ')}; ${run.duration} s measured (paced cases longer) after ${run.warmup} s warm-up per side; about ${Math.ceil(estimate)} s`);
 
   const backend = await startBackend();
   const results: CaseResult[] = [];
