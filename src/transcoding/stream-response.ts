@@ -132,7 +132,7 @@ export function streamResponse(
     });
     call.on('error', (err: ServiceError) => {
       failed = true;
-      const gatewayError = route.upstream.toGatewayError(err);
+      const gatewayError = route.upstream.toGatewayError(err, err);
       if (!out) {
         request.upstreamCode = gatewayError.status;
         reject(gatewayError);

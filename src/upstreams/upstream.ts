@@ -1,7 +1,7 @@
 import { fromBinary, toBinary, type DescMessage, type DescMethod, type MessageShape, type Registry } from '@bufbuild/protobuf';
 import * as grpc from '@grpc/grpc-js';
 import { GatewayError } from '../errors/gateway-error.js';
-import { GrpcStatus } from '../errors/status-codes.js';
+import { codeName, GrpcStatus } from '../errors/status-codes.js';
 import { decodeStatusDetails, detailsRegistry } from './status-details.js';
 
 /** What the gateway records about each upstream call (metrics live in observability/). */
@@ -49,7 +49,7 @@ export interface UpstreamOptions {
 /**
  * One upstream gRPC service: a grpc-js channel (HTTP/2, reconnects, keepalive, DNS
  * round-robin) and the two call shapes the gateway exposes. grpc-js calls take no
- * AbortSignal, so the client's signal is bridged to call.cancel() here.
+ * AbortSignal, so the client's signal is bridged to cancelling the call here.
  */
 export class Upstream {
   readonly name: string;
@@ -73,28 +73,14 @@ export class Upstream {
 
   unary<I extends DescMessage, O extends DescMessage>(rpc: CompiledRpc<I, O>, request: MessageShape<I>, ctx: CallContext): Promise<MessageShape<O>> {
     if (ctx.signal.aborted) return Promise.reject(cancelledError());
-    const started = performance.now();
     return new Promise((resolve, reject) => {
-      const call = withoutCallerStack(() =>
-        this.#client.makeUnaryRequest(
-          rpc.path,
-          rpc.serialize,
-          rpc.deserialize,
-          request,
-          ctx.metadata,
-          { deadline: ctx.deadline },
-          (err: grpc.ServiceError | null, response?: MessageShape<O>) => {
-            ctx.signal.removeEventListener('abort', onAbort);
-            const code = err ? err.code : GrpcStatus.OK;
-            this.#observer.callFinished(this.name, rpc.name, code, (performance.now() - started) / 1000);
-            if (err) reject(this.toGatewayError(err));
-            else resolve(response!);
-          },
-        ),
-      );
-      const onAbort = (): void => call.cancel();
-      ctx.signal.addEventListener('abort', onAbort, { once: true });
+      new UnaryCall(this, rpc, ctx, resolve, reject).start(this.#client.getChannel(), request);
     });
+  }
+
+  /** @internal Called by UnaryCall once per call, with the final status. */
+  finished(rpc: CompiledRpc, code: GrpcStatus, started: number): void {
+    this.#observer.callFinished(this.name, rpc.name, code, (performance.now() - started) / 1000);
   }
 
   /**
@@ -111,14 +97,15 @@ export class Upstream {
     else ctx.signal.addEventListener('abort', onAbort, { once: true });
     call.on('status', (status: grpc.StatusObject) => {
       ctx.signal.removeEventListener('abort', onAbort);
-      this.#observer.callFinished(this.name, rpc.name, status.code, (performance.now() - started) / 1000);
+      this.finished(rpc, status.code, started);
     });
     return call;
   }
 
-  toGatewayError(err: grpc.ServiceError): GatewayError {
-    const details = decodeStatusDetails(err.metadata, this.#detailsRegistry);
-    return GatewayError.fromUpstream(err.code, err.details, details, err);
+  /** `status` is a call's final status; `cause` is what the access log shows for a 5xx. */
+  toGatewayError(status: grpc.StatusObject, cause: Error = upstreamStatusError(status)): GatewayError {
+    const details = decodeStatusDetails(status.metadata, this.#detailsRegistry);
+    return GatewayError.fromUpstream(status.code, status.details, details, cause);
   }
 
   close(): void {
@@ -126,11 +113,94 @@ export class Upstream {
   }
 }
 
+type UpstreamChannel = ReturnType<grpc.Client['getChannel']>;
+type ChannelCall = ReturnType<UpstreamChannel['createCall']>;
+
 /**
- * grpc-js captures a stack trace at every call (`new Error()` in Client.make*Request) to append
- * "for call at" to a failed call's error; here that stack is always this file and is never
- * shown to a client, and capturing it cost 3-4 µs per call (measured), so calls start with
- * stack capture off.
+ * One unary call driven on the channel's call directly, without grpc-js's Client layer
+ * (interceptor chain, a listener wrapper per layer, a caller-stack Error per call): on Node 24
+ * that layer cost about 20% of a call's CPU (bench/README.md). What it did that a gateway
+ * needs is kept: a codec failure ends the call INTERNAL, an OK status without a message is
+ * UNIMPLEMENTED, and the client's hang-up cancels the call. The listener is this object, so a
+ * call allocates one object instead of a closure per callback.
+ */
+class UnaryCall<I extends DescMessage, O extends DescMessage> {
+  readonly #started = performance.now();
+  #call: ChannelCall | undefined;
+  #response: MessageShape<O> | undefined;
+  /** Set when the gateway itself ended the call (codec failure): reported instead of the cancel. */
+  #ownStatus: grpc.StatusObject | undefined;
+  readonly #onAbort = (): void => this.#call?.cancelWithStatus(GrpcStatus.CANCELLED, 'the client closed the request');
+
+  constructor(
+    readonly upstream: Upstream,
+    readonly rpc: CompiledRpc<I, O>,
+    readonly ctx: CallContext,
+    readonly resolve: (response: MessageShape<O>) => void,
+    readonly reject: (err: GatewayError) => void,
+  ) {}
+
+  start(channel: UpstreamChannel, request: MessageShape<I>): void {
+    const call = channel.createCall(this.rpc.path, this.ctx.deadline, null, null, 0);
+    this.#call = call;
+    this.ctx.signal.addEventListener('abort', this.#onAbort, { once: true });
+    call.start(this.ctx.metadata, this);
+    let bytes: Buffer;
+    try {
+      bytes = this.rpc.serialize(request);
+    } catch (err) {
+      this.#fail(GrpcStatus.INTERNAL, `request message serialization failure: ${messageOf(err)}`);
+      return;
+    }
+    call.sendMessageWithContext({}, bytes);
+    call.halfClose();
+    call.startRead();
+  }
+
+  onReceiveMetadata(): void {}
+
+  onReceiveMessage(bytes: Buffer): void {
+    if (this.#response !== undefined) {
+      this.#fail(GrpcStatus.UNIMPLEMENTED, 'too many responses received for a unary call');
+      return;
+    }
+    try {
+      this.#response = this.rpc.deserialize(bytes);
+    } catch (err) {
+      this.#fail(GrpcStatus.INTERNAL, `response message parsing error: ${messageOf(err)}`);
+      return;
+    }
+    // Read on, so that a second message is seen (and refused) rather than left unread.
+    this.#call!.startRead();
+  }
+
+  onReceiveStatus(received: grpc.StatusObject): void {
+    this.ctx.signal.removeEventListener('abort', this.#onAbort);
+    let status = this.#ownStatus ?? received;
+    if (status.code === GrpcStatus.OK && this.#response === undefined) {
+      status = { code: GrpcStatus.UNIMPLEMENTED, details: 'no response message received', metadata: status.metadata };
+    }
+    this.upstream.finished(this.rpc, status.code, this.#started);
+    if (status.code === GrpcStatus.OK) this.resolve(this.#response!);
+    else this.reject(this.upstream.toGatewayError(status));
+  }
+
+  #fail(code: GrpcStatus, details: string): void {
+    this.#ownStatus ??= { code, details, metadata: new grpc.Metadata() };
+    this.#call!.cancelWithStatus(code, details);
+  }
+}
+
+/** What the log shows for a failed call: the upstream's own code and message. */
+function upstreamStatusError(status: grpc.StatusObject): Error {
+  return Object.assign(new Error(`${status.code} ${codeName(status.code)}: ${status.details}`), { code: status.code, details: status.details });
+}
+
+/**
+ * grpc-js's Client layer captures a stack trace at every call (`new Error()` in
+ * makeServerStreamRequest) to append "for call at" to a failed call's error; here that stack is
+ * always this file and is never shown to a client, and capturing it cost 3-4 µs per call
+ * (measured), so streams start with stack capture off. Unary calls skip that layer altogether.
  */
 function withoutCallerStack<T>(start: () => T): T {
   const limit = Error.stackTraceLimit;
@@ -140,6 +210,10 @@ function withoutCallerStack<T>(start: () => T): T {
   } finally {
     Error.stackTraceLimit = limit;
   }
+}
+
+function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
 }
 
 function cancelledError(): GatewayError {

@@ -293,7 +293,7 @@ describe('upstream errors', () => {
   });
 
   it('leaves the process stack trace limit as it was around failed, successful and streaming calls', async () => {
-    // Upstream turns stack capture off while grpc-js starts a call (upstreams/upstream.ts).
+    // Upstream turns stack capture off while grpc-js starts a stream (upstreams/upstream.ts).
     const before = Error.stackTraceLimit;
     assertEnvelope(await request(stack, '/v1/fail/5?message=gone'), 404, 'NOT_FOUND');
     assert.equal((await request(stack, '/v1/items/abc')).status, 200);
