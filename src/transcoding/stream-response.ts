@@ -132,7 +132,7 @@ export function streamResponse(
     });
     call.on('error', (err: ServiceError) => {
       failed = true;
-      const gatewayError = route.upstream.toGatewayError(err, err);
+      const gatewayError = route.upstream.toGatewayError(err);
       if (!out) {
         request.upstreamCode = gatewayError.status;
         reject(gatewayError);

@@ -74,7 +74,7 @@ export class Upstream {
   unary<I extends DescMessage, O extends DescMessage>(rpc: CompiledRpc<I, O>, request: MessageShape<I>, ctx: CallContext): Promise<MessageShape<O>> {
     if (ctx.signal.aborted) return Promise.reject(cancelledError());
     return new Promise((resolve, reject) => {
-      new UnaryCall(this, rpc, ctx, resolve, reject).start(this.#client.getChannel(), request);
+      new UnaryCall(this, this.#client.getChannel(), rpc, ctx, resolve, reject).start(request);
     });
   }
 
@@ -102,10 +102,10 @@ export class Upstream {
     return call;
   }
 
-  /** `status` is a call's final status; `cause` is what the access log shows for a 5xx. */
-  toGatewayError(status: grpc.StatusObject, cause: Error = upstreamStatusError(status)): GatewayError {
+  /** A call's final status as the client's error; the upstream's own words stay in its cause, for the log. */
+  toGatewayError(status: grpc.StatusObject): GatewayError {
     const details = decodeStatusDetails(status.metadata, this.#detailsRegistry);
-    return GatewayError.fromUpstream(status.code, status.details, details, cause);
+    return GatewayError.fromUpstream(status.code, status.details, details, upstreamStatusError(status));
   }
 
   close(): void {
@@ -114,36 +114,36 @@ export class Upstream {
 }
 
 type UpstreamChannel = ReturnType<grpc.Client['getChannel']>;
-type ChannelCall = ReturnType<UpstreamChannel['createCall']>;
 
 /**
  * One unary call driven on the channel's call directly, without grpc-js's Client layer
  * (interceptor chain, a listener wrapper per layer, a caller-stack Error per call): on Node 24
  * that layer cost about 20% of a call's CPU (bench/README.md). What it did that a gateway
  * needs is kept: a codec failure ends the call INTERNAL, an OK status without a message is
- * UNIMPLEMENTED, and the client's hang-up cancels the call. The listener is this object, so a
- * call allocates one object instead of a closure per callback.
+ * UNIMPLEMENTED, and the client's hang-up cancels the call. This object is both the call's
+ * listener and the abort signal's (`handleEvent`), so a call allocates no closure per callback.
  */
 class UnaryCall<I extends DescMessage, O extends DescMessage> {
   readonly #started = performance.now();
-  #call: ChannelCall | undefined;
+  readonly #call: ReturnType<UpstreamChannel['createCall']>;
   #response: MessageShape<O> | undefined;
   /** Set when the gateway itself ended the call (codec failure): reported instead of the cancel. */
   #ownStatus: grpc.StatusObject | undefined;
-  readonly #onAbort = (): void => this.#call?.cancelWithStatus(GrpcStatus.CANCELLED, 'the client closed the request');
 
   constructor(
     readonly upstream: Upstream,
+    channel: UpstreamChannel,
     readonly rpc: CompiledRpc<I, O>,
     readonly ctx: CallContext,
     readonly resolve: (response: MessageShape<O>) => void,
     readonly reject: (err: GatewayError) => void,
-  ) {}
+  ) {
+    this.#call = channel.createCall(rpc.path, ctx.deadline, null, null, 0);
+  }
 
-  start(channel: UpstreamChannel, request: MessageShape<I>): void {
-    const call = channel.createCall(this.rpc.path, this.ctx.deadline, null, null, 0);
-    this.#call = call;
-    this.ctx.signal.addEventListener('abort', this.#onAbort, { once: true });
+  start(request: MessageShape<I>): void {
+    const call = this.#call;
+    this.ctx.signal.addEventListener('abort', this, { once: true });
     call.start(this.ctx.metadata, this);
     let bytes: Buffer;
     try {
@@ -171,11 +171,11 @@ class UnaryCall<I extends DescMessage, O extends DescMessage> {
       return;
     }
     // Read on, so that a second message is seen (and refused) rather than left unread.
-    this.#call!.startRead();
+    this.#call.startRead();
   }
 
   onReceiveStatus(received: grpc.StatusObject): void {
-    this.ctx.signal.removeEventListener('abort', this.#onAbort);
+    this.ctx.signal.removeEventListener('abort', this);
     let status = this.#ownStatus ?? received;
     if (status.code === GrpcStatus.OK && this.#response === undefined) {
       status = { code: GrpcStatus.UNIMPLEMENTED, details: 'no response message received', metadata: status.metadata };
@@ -185,9 +185,14 @@ class UnaryCall<I extends DescMessage, O extends DescMessage> {
     else this.reject(this.upstream.toGatewayError(status));
   }
 
+  /** The client hung up (the abort signal's listener). */
+  handleEvent(): void {
+    this.#call.cancelWithStatus(GrpcStatus.CANCELLED, 'the client closed the request');
+  }
+
   #fail(code: GrpcStatus, details: string): void {
     this.#ownStatus ??= { code, details, metadata: new grpc.Metadata() };
-    this.#call!.cancelWithStatus(code, details);
+    this.#call.cancelWithStatus(code, details);
   }
 }
 

@@ -10,6 +10,7 @@ import { buildFileRegistry } from '../../src/descriptors/file-registry.js';
 import { loadProtoSources } from '../../src/descriptors/proto-files.js';
 import { startGrpcServer, type RunningGrpcServer } from '../../src/demo/grpc-server.js';
 import { repoRoot } from '../support/gateway.js';
+import { waitFor } from '../support/wait.js';
 
 /*
  * The gateway as operators run it: a real process started the way `npm start -- --config`
@@ -191,12 +192,3 @@ describe('npm run routes', () => {
     assert.match(output, /GET\s+\/v1\/ticks\/\{delay_ms\}\s+lifecycle\.v1\.SlowService\.Ticks \(server stream\)/);
   });
 });
-
-async function waitFor(check: () => Promise<boolean>, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error('condition not met in time');
-}

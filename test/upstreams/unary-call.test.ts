@@ -6,6 +6,7 @@ import { GatewayError } from '../../src/errors/gateway-error.js';
 import { GrpcStatus } from '../../src/errors/status-codes.js';
 import { compileRpc, Upstream, type CallContext } from '../../src/upstreams/upstream.js';
 import { probeMethod, probeRegistry, ProbeService } from '../support/probe-backend.js';
+import { waitFor } from '../support/wait.js';
 
 /*
  * The unary call drives grpc-js's channel call directly (src/upstreams/upstream.ts), so the
@@ -20,14 +21,23 @@ const raw = (bytes: Buffer): Buffer => bytes;
 /** Serves Echo as `behaviour` says, with a raw byte codec so any bytes can be answered. */
 type Behaviour = 'garbage' | 'no-message' | 'two-messages' | 'hang';
 
-async function startMisbehavingServer(): Promise<{ address: string; server: grpc.Server }> {
+/** What the server saw: each call that reached the handler, and each that its client cancelled. */
+interface Seen {
+  handled: Behaviour[];
+  cancelled: Behaviour[];
+}
+
+async function startMisbehavingServer(): Promise<{ address: string; server: grpc.Server; seen: Seen }> {
   const server = new grpc.Server();
+  const seen: Seen = { handled: [], cancelled: [] };
   const definition = {
     Echo: { path: rpc.path, requestStream: false, responseStream: true, requestSerialize: raw, requestDeserialize: raw, responseSerialize: raw, responseDeserialize: raw },
   };
   server.addService(definition, {
     Echo: (call: grpc.ServerWritableStream<Buffer, Buffer>) => {
       const behaviour = call.metadata.get('x-behaviour')[0] as Behaviour;
+      seen.handled.push(behaviour);
+      call.on('cancelled', () => seen.cancelled.push(behaviour));
       if (behaviour === 'garbage') call.write(Buffer.from([0xff, 0xff, 0xff]));
       if (behaviour === 'two-messages') {
         call.write(Buffer.from(toBinary(echo.output, create(echo.output, { id: 'one' }))));
@@ -39,7 +49,7 @@ async function startMisbehavingServer(): Promise<{ address: string; server: grpc
   const port = await new Promise<number>((resolve, reject) =>
     server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, bound) => (err ? reject(err) : resolve(bound))),
   );
-  return { address: `127.0.0.1:${port}`, server };
+  return { address: `127.0.0.1:${port}`, server, seen };
 }
 
 describe('Upstream.unary on the channel call', () => {
@@ -97,18 +107,23 @@ describe('Upstream.unary on the channel call', () => {
   it('cancels the upstream call when the client hangs up, and reports CANCELLED', async () => {
     const controller = new AbortController();
     setTimeout(() => controller.abort(), 50);
+    const cancelledBefore = backend.seen.cancelled.length;
     const err = await failure('hang', controller.signal);
     assert.equal(err.code, GrpcStatus.CANCELLED);
     assert.equal(finished.at(-1)?.code, GrpcStatus.CANCELLED);
+    await waitFor(() => backend.seen.cancelled.length > cancelledBefore, 2_000, 5);
+    assert.deepEqual(backend.seen.cancelled.slice(cancelledBefore), ['hang']);
   });
 
   it('rejects at once, without calling, when the client is already gone', async () => {
     const controller = new AbortController();
     controller.abort();
     const before = finished.length;
+    const handledBefore = backend.seen.handled.length;
     const err = await failure('hang', controller.signal);
     assert.equal(err.code, GrpcStatus.CANCELLED);
     assert.equal(finished.length, before);
+    assert.equal(backend.seen.handled.length, handledBefore);
   });
 
   it('ends a call that outlives its deadline as DEADLINE_EXCEEDED', async () => {
@@ -121,6 +136,7 @@ describe('Upstream.unary on the channel call', () => {
     // A message of another type: protobuf-es refuses to write its fields as an EchoRequest's.
     const notAnEchoRequest = create(echo.output, { id: 'x' });
     const before = finished.length;
+    const handledBefore = backend.seen.handled.length;
     const err = await upstream.unary(rpc, notAnEchoRequest as never, context('no-message')).then(
       () => assert.fail('the call should have failed'),
       (e: unknown) => e as GatewayError,
@@ -129,5 +145,8 @@ describe('Upstream.unary on the channel call', () => {
     assert.match((err.cause as Error).message, /request message serialization failure: cannot use field probe\.v1\.EchoRequest\.id/);
     assert.equal(finished.length, before + 1);
     assert.equal(finished.at(-1)?.code, GrpcStatus.INTERNAL);
+    // A server-streaming handler runs once the request message arrives: it never did.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.equal(backend.seen.handled.length, handledBefore);
   });
 });
