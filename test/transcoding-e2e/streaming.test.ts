@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import { assertEnvelope, rawRequest, request, startStack, type Stack } from './harness.js';
 
@@ -200,6 +201,54 @@ describe('stream deadlines', () => {
     assert.equal(last.error.code, 504);
     assert.equal(last.error.status, 'DEADLINE_EXCEEDED');
     assert.ok(elapsed >= streamTimeoutMs - 50 && elapsed < streamTimeoutMs + 600, `cut after ${Math.round(elapsed)} ms`);
+  });
+});
+
+describe('a client that reads slowly', () => {
+  // Its own stack: the shared one cuts streams at 900 ms.
+  let slowStack: Stack;
+  before(async () => {
+    slowStack = await startStack({ streamTimeoutMs: 60_000 });
+  });
+  after(async () => {
+    await slowStack.close();
+  });
+
+  it('holds the upstream back while the client reads nothing, then delivers every message', async () => {
+    // ~2 KiB per line, 40 MiB in all: far more than the socket, HTTP/2 and stream buffers hold.
+    const count = 20_000;
+    const text = 'x'.repeat(2000);
+    const response = await new Promise<http.IncomingMessage>((resolve, reject) => {
+      http.get({ host: '127.0.0.1', port: slowStack.port, path: `/v1/stream?count=${count}&text=${text}`, agent: false }, resolve).on('error', reject);
+    });
+    try {
+      response.pause();
+      assert.equal(response.statusCode, 200);
+      const call = slowStack.upstream.calls.find((c) => c.method === 'StreamItems');
+      assert.ok(call, 'the upstream got the call');
+      // The upstream writes until the buffers between it and the unread socket are full, then waits.
+      let sent = -1;
+      for (let waited = 0; call.sent !== sent && waited < 20_000; waited += 500) {
+        sent = call.sent;
+        await sleep(500);
+      }
+      assert.ok(call.sent < count / 2, `the upstream stopped at ${call.sent} of ${count} messages while nothing was read`);
+      assert.equal(call.finished, false);
+
+      response.setEncoding('utf8');
+      let lines = 0;
+      let partial = '';
+      for await (const chunk of response as AsyncIterable<string>) {
+        const parts = (partial + chunk).split('\n');
+        partial = parts.pop()!;
+        lines += parts.length;
+      }
+      assert.equal(lines, count);
+      assert.equal(partial, '', 'the stream ends with a whole line');
+      assert.equal(call.finished, true);
+    } finally {
+      response.destroy();
+    }
   });
 });
 
