@@ -1,10 +1,9 @@
 import { PassThrough } from 'node:stream';
 import type { Message } from '@bufbuild/protobuf';
-import type { ServiceError } from '@grpc/grpc-js';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { errorEnvelope, GatewayError } from '../errors/gateway-error.js';
 import { codeName, GrpcStatus } from '../errors/status-codes.js';
-import type { CallContext } from '../upstreams/upstream.js';
+import type { CallContext, UpstreamStream } from '../upstreams/upstream.js';
 import type { TranscodedRoute } from './route-set.js';
 
 /** Open streams, so that shutdown can end them when its grace period runs out. */
@@ -60,15 +59,11 @@ export function streamResponse(
   heartbeatMs: number,
 ): Promise<FastifyReply> {
   const framing = (request.headers.accept ?? '').includes('text/event-stream') ? sse : ndjson;
-  const call = route.upstream.serverStream(route.rpc, message, ctx);
 
   return new Promise((resolve, reject) => {
     let out: PassThrough | undefined;
     let heartbeat: NodeJS.Timeout | undefined;
     let untrack: (() => void) | undefined;
-    // grpc-js ends the readable side (an async 'end') and then emits 'error' for a failed call:
-    // after an error, 'end' must neither open a 200 response nor record OK.
-    let failed = false;
     // Messages that arrive in the same turn of the event loop (grpc-js often delivers several
     // from one HTTP/2 read) leave in one write: a syscall per message dominated the cost.
     const pending: string[] = [];
@@ -115,32 +110,33 @@ export function streamResponse(
       return stream;
     };
 
-    call.on('data', (msg: Message) => {
-      out ??= open();
-      if (out.writableEnded) return;
-      pending.push(framing.message(route.render(msg)));
-      if (!flushScheduled) {
-        flushScheduled = true;
-        setImmediate(flush);
-      }
-    });
-    call.on('end', () => {
-      if (failed) return;
-      request.upstreamCode = codeName(GrpcStatus.OK);
-      out ??= open();
-      finish();
-    });
-    call.on('error', (err: ServiceError) => {
-      failed = true;
-      const gatewayError = route.upstream.toGatewayError(err);
-      if (!out) {
-        request.upstreamCode = gatewayError.status;
-        reject(gatewayError);
-        return;
-      }
-      // A client that went away cannot read a last frame.
-      if (ctx.signal.aborted) finish();
-      else writeError(gatewayError);
+    // The listener is never called synchronously, so `call` is set before any of it runs.
+    const call: UpstreamStream = route.upstream.serverStream(route.rpc, message, ctx, {
+      message: (msg: Message) => {
+        out ??= open();
+        if (out.writableEnded) return;
+        pending.push(framing.message(route.render(msg)));
+        if (!flushScheduled) {
+          flushScheduled = true;
+          setImmediate(flush);
+        }
+      },
+      end: (err) => {
+        if (!err) {
+          request.upstreamCode = codeName(GrpcStatus.OK);
+          out ??= open();
+          finish();
+          return;
+        }
+        if (!out) {
+          request.upstreamCode = err.status;
+          reject(err);
+          return;
+        }
+        // A client that went away cannot read a last frame.
+        if (ctx.signal.aborted) finish();
+        else writeError(err);
+      },
     });
   });
 }

@@ -78,28 +78,24 @@ export class Upstream {
     });
   }
 
-  /** @internal Called by UnaryCall once per call, with the final status. */
-  finished(rpc: CompiledRpc, code: GrpcStatus, started: number): void {
-    this.#observer.callFinished(this.name, rpc.name, code, (performance.now() - started) / 1000);
+  /**
+   * Starts a server-streaming call: `listener` gets each message, then one end (with the error
+   * of a failed call), never synchronously. The returned handle pauses reading for
+   * backpressure and cancels the call; the client's signal cancels it too.
+   */
+  serverStream<I extends DescMessage, O extends DescMessage>(rpc: CompiledRpc<I, O>, request: MessageShape<I>, ctx: CallContext, listener: StreamListener<O>): UpstreamStream {
+    if (ctx.signal.aborted) {
+      queueMicrotask(() => listener.end(cancelledError()));
+      return endedStream;
+    }
+    const call = new StreamCall(this, this.#client.getChannel(), rpc, ctx, listener);
+    call.start(request);
+    return call;
   }
 
-  /**
-   * Starts a server-streaming call. The caller reads the returned stream; the observer
-   * is told when it ends, and the client's signal cancels it.
-   */
-  serverStream<I extends DescMessage, O extends DescMessage>(rpc: CompiledRpc<I, O>, request: MessageShape<I>, ctx: CallContext): grpc.ClientReadableStream<MessageShape<O>> {
-    const started = performance.now();
-    const call = withoutCallerStack(() =>
-      this.#client.makeServerStreamRequest(rpc.path, rpc.serialize, rpc.deserialize, request, ctx.metadata, { deadline: ctx.deadline }),
-    );
-    const onAbort = (): void => call.cancel();
-    if (ctx.signal.aborted) queueMicrotask(onAbort);
-    else ctx.signal.addEventListener('abort', onAbort, { once: true });
-    call.on('status', (status: grpc.StatusObject) => {
-      ctx.signal.removeEventListener('abort', onAbort);
-      this.finished(rpc, status.code, started);
-    });
-    return call;
+  /** @internal Called by a call once, with its final status. */
+  finished(rpc: CompiledRpc, code: GrpcStatus, started: number): void {
+    this.#observer.callFinished(this.name, rpc.name, code, (performance.now() - started) / 1000);
   }
 
   /** A call's final status as the client's error; the upstream's own words stay in its cause, for the log. */
@@ -113,20 +109,39 @@ export class Upstream {
   }
 }
 
+/** What a server stream delivers: each message in order, then one end. */
+export interface StreamListener<O extends DescMessage> {
+  message(message: MessageShape<O>): void;
+  /** The call is over: undefined when it ended OK, else the client's error. */
+  end(err: GatewayError | undefined): void;
+}
+
+/** The caller's handle on a server stream. */
+export interface UpstreamStream {
+  /** Asks for no more messages until resume(); grpc-js then stops reading, and HTTP/2 flow control holds the upstream. */
+  pause(): void;
+  resume(): void;
+  /** Ends the call CANCELLED; the listener's end() follows. */
+  cancel(): void;
+}
+
+/** The handle of a stream that never started (the client had already gone). */
+const endedStream: UpstreamStream = { pause() {}, resume() {}, cancel() {} };
+
 type UpstreamChannel = ReturnType<grpc.Client['getChannel']>;
 
 /**
- * One unary call driven on the channel's call directly, without grpc-js's Client layer
- * (interceptor chain, a listener wrapper per layer, a caller-stack Error per call): on Node 24
- * that layer cost about 20% of a call's CPU (bench/README.md). What it did that a gateway
- * needs is kept: a codec failure ends the call INTERNAL, an OK status without a message is
- * UNIMPLEMENTED, and the client's hang-up cancels the call. This object is both the call's
- * listener and the abort signal's (`handleEvent`), so a call allocates no closure per callback.
+ * One call driven on the channel's call directly, without grpc-js's Client layer (interceptor
+ * chain, a listener wrapper per layer, a caller-stack Error per call, an object-mode Readable
+ * per stream): on Node 24 that layer cost about 20% of a unary call's CPU (bench/README.md).
+ * What it did that a gateway needs is kept: a codec failure ends the call INTERNAL, and the
+ * client's hang-up cancels it. This object is both the call's listener and the abort signal's
+ * (`handleEvent`), so a call allocates no closure per callback. Subclasses say what a message
+ * and the final status mean for their call shape.
  */
-class UnaryCall<I extends DescMessage, O extends DescMessage> {
+abstract class ChannelCall<I extends DescMessage, O extends DescMessage> {
   readonly #started = performance.now();
-  readonly #call: ReturnType<UpstreamChannel['createCall']>;
-  #response: MessageShape<O> | undefined;
+  protected readonly call: ReturnType<UpstreamChannel['createCall']>;
   /** Set when the gateway itself ended the call (codec failure): reported instead of the cancel. */
   #ownStatus: grpc.StatusObject | undefined;
 
@@ -135,21 +150,19 @@ class UnaryCall<I extends DescMessage, O extends DescMessage> {
     channel: UpstreamChannel,
     readonly rpc: CompiledRpc<I, O>,
     readonly ctx: CallContext,
-    readonly resolve: (response: MessageShape<O>) => void,
-    readonly reject: (err: GatewayError) => void,
   ) {
-    this.#call = channel.createCall(rpc.path, ctx.deadline, null, null, 0);
+    this.call = channel.createCall(rpc.path, ctx.deadline, null, null, 0);
   }
 
   start(request: MessageShape<I>): void {
-    const call = this.#call;
+    const call = this.call;
     this.ctx.signal.addEventListener('abort', this, { once: true });
     call.start(this.ctx.metadata, this);
     let bytes: Buffer;
     try {
       bytes = this.rpc.serialize(request);
     } catch (err) {
-      this.#fail(GrpcStatus.INTERNAL, `request message serialization failure: ${messageOf(err)}`);
+      this.fail(GrpcStatus.INTERNAL, `request message serialization failure: ${messageOf(err)}`);
       return;
     }
     call.sendMessageWithContext({}, bytes);
@@ -160,61 +173,138 @@ class UnaryCall<I extends DescMessage, O extends DescMessage> {
   onReceiveMetadata(): void {}
 
   onReceiveMessage(bytes: Buffer): void {
-    if (this.#response !== undefined) {
-      this.#fail(GrpcStatus.UNIMPLEMENTED, 'too many responses received for a unary call');
-      return;
-    }
+    let message: MessageShape<O>;
     try {
-      this.#response = this.rpc.deserialize(bytes);
+      message = this.rpc.deserialize(bytes);
     } catch (err) {
-      this.#fail(GrpcStatus.INTERNAL, `response message parsing error: ${messageOf(err)}`);
+      this.fail(GrpcStatus.INTERNAL, `response message parsing error: ${messageOf(err)}`);
       return;
     }
-    // Read on, so that a second message is seen (and refused) rather than left unread.
-    this.#call.startRead();
+    this.received(message);
   }
 
   onReceiveStatus(received: grpc.StatusObject): void {
     this.ctx.signal.removeEventListener('abort', this);
-    let status = this.#ownStatus ?? received;
-    if (status.code === GrpcStatus.OK && this.#response === undefined) {
-      status = { code: GrpcStatus.UNIMPLEMENTED, details: 'no response message received', metadata: status.metadata };
-    }
+    const status = this.checkedStatus(this.#ownStatus ?? received);
     this.upstream.finished(this.rpc, status.code, this.#started);
-    if (status.code === GrpcStatus.OK) this.resolve(this.#response!);
-    else this.reject(this.upstream.toGatewayError(status));
+    this.settle(status);
   }
 
   /** The client hung up (the abort signal's listener). */
   handleEvent(): void {
-    this.#call.cancelWithStatus(GrpcStatus.CANCELLED, 'the client closed the request');
+    this.call.cancelWithStatus(GrpcStatus.CANCELLED, 'the client closed the request');
   }
 
-  #fail(code: GrpcStatus, details: string): void {
+  /** Ends the call with the gateway's own status. */
+  protected fail(code: GrpcStatus, details: string): void {
     this.#ownStatus ??= { code, details, metadata: new grpc.Metadata() };
-    this.#call.cancelWithStatus(code, details);
+    this.call.cancelWithStatus(code, details);
+  }
+
+  /** A decoded response message. */
+  protected abstract received(message: MessageShape<O>): void;
+
+  /** The final status, or what the call shape makes of it. */
+  protected checkedStatus(status: grpc.StatusObject): grpc.StatusObject {
+    return status;
+  }
+
+  /** Hands the final status to the caller. */
+  protected abstract settle(status: grpc.StatusObject): void;
+}
+
+/** A unary call: exactly one message, then OK. */
+class UnaryCall<I extends DescMessage, O extends DescMessage> extends ChannelCall<I, O> {
+  #response: MessageShape<O> | undefined;
+
+  constructor(
+    upstream: Upstream,
+    channel: UpstreamChannel,
+    rpc: CompiledRpc<I, O>,
+    ctx: CallContext,
+    readonly resolve: (response: MessageShape<O>) => void,
+    readonly reject: (err: GatewayError) => void,
+  ) {
+    super(upstream, channel, rpc, ctx);
+  }
+
+  protected received(message: MessageShape<O>): void {
+    if (this.#response !== undefined) {
+      this.fail(GrpcStatus.UNIMPLEMENTED, 'too many responses received for a unary call');
+      return;
+    }
+    this.#response = message;
+    // Read on, so that a second message is seen (and refused) rather than left unread.
+    this.call.startRead();
+  }
+
+  protected override checkedStatus(status: grpc.StatusObject): grpc.StatusObject {
+    if (status.code === GrpcStatus.OK && this.#response === undefined) {
+      return { code: GrpcStatus.UNIMPLEMENTED, details: 'no response message received', metadata: status.metadata };
+    }
+    return status;
+  }
+
+  protected settle(status: grpc.StatusObject): void {
+    if (status.code === GrpcStatus.OK) this.resolve(this.#response!);
+    else this.reject(this.upstream.toGatewayError(status));
+  }
+}
+
+/**
+ * A server stream. grpc-js delivers one message per startRead(), so backpressure is asking
+ * for the next one only while the caller is not paused.
+ */
+class StreamCall<I extends DescMessage, O extends DescMessage> extends ChannelCall<I, O> implements UpstreamStream {
+  #paused = false;
+  /** A message was delivered while paused: resume() asks for the next. */
+  #readOwed = false;
+
+  constructor(
+    upstream: Upstream,
+    channel: UpstreamChannel,
+    rpc: CompiledRpc<I, O>,
+    ctx: CallContext,
+    readonly listener: StreamListener<O>,
+  ) {
+    super(upstream, channel, rpc, ctx);
+  }
+
+  protected received(message: MessageShape<O>): void {
+    try {
+      this.listener.message(message);
+    } catch (err) {
+      // A message the caller cannot relay ends the call rather than the process.
+      this.fail(GrpcStatus.INTERNAL, `response message could not be relayed: ${messageOf(err)}`);
+      return;
+    }
+    if (this.#paused) this.#readOwed = true;
+    else this.call.startRead();
+  }
+
+  protected settle(status: grpc.StatusObject): void {
+    this.listener.end(status.code === GrpcStatus.OK ? undefined : this.upstream.toGatewayError(status));
+  }
+
+  pause(): void {
+    this.#paused = true;
+  }
+
+  resume(): void {
+    this.#paused = false;
+    if (!this.#readOwed) return;
+    this.#readOwed = false;
+    this.call.startRead();
+  }
+
+  cancel(): void {
+    this.call.cancelWithStatus(GrpcStatus.CANCELLED, 'the gateway cancelled the stream');
   }
 }
 
 /** What the log shows for a failed call: the upstream's own code and message. */
 function upstreamStatusError(status: grpc.StatusObject): Error {
   return Object.assign(new Error(`${status.code} ${codeName(status.code)}: ${status.details}`), { code: status.code, details: status.details });
-}
-
-/**
- * grpc-js's Client layer captures a stack trace at every call (`new Error()` in
- * makeServerStreamRequest) to append "for call at" to a failed call's error; here that stack is
- * always this file and is never shown to a client, and capturing it cost 3-4 µs per call
- * (measured), so streams start with stack capture off. Unary calls skip that layer altogether.
- */
-function withoutCallerStack<T>(start: () => T): T {
-  const limit = Error.stackTraceLimit;
-  Error.stackTraceLimit = 0;
-  try {
-    return start();
-  } finally {
-    Error.stackTraceLimit = limit;
-  }
 }
 
 function messageOf(err: unknown): string {

@@ -118,6 +118,22 @@ describe('NDJSON', () => {
     assert.equal(access?.['route'], '/v1/stream');
   });
 
+  it('ends with an INTERNAL line when a message cannot be written as JSON, and goes on serving', async () => {
+    const response = await timedGet('/v1/stream?count=2&unwritable_last=true');
+    assert.equal(response.status, 200);
+    const lines = ndjsonLines(response.body);
+    assert.deepEqual(
+      lines.slice(0, 2).map((l) => (l as { index: number }).index),
+      [0, 1],
+    );
+    assert.equal(lines.length, 3);
+    const last = lines[2] as { error: { code: number; status: string; message: string } };
+    assert.equal(last.error.code, 500);
+    assert.equal(last.error.status, 'INTERNAL');
+    assert.doesNotMatch(last.error.message, /Timestamp|9999/, "the JSON writer's words stay in the log");
+    assert.equal((await request(stack, '/v1/items/after-the-bad-stream')).status, 200);
+  });
+
   it('hides the message of an INTERNAL error after the first message', async () => {
     const response = await timedGet('/v1/stream?count=1&fail_code=13&fail_message=stack+trace+here');
     const lines = ndjsonLines(response.body);
