@@ -78,20 +78,22 @@ async function writeMessages(call: grpc.ServerWritableStream<Buffer, Buffer>, co
   if (!call.cancelled) call.end();
 }
 
+/** One server and one Upstream for the whole file; the tests run one after another. */
+let backend: Awaited<ReturnType<typeof startMisbehavingServer>>;
+let upstream: Upstream;
+/** The observer's record of every call's final code. */
+const finished: { code: GrpcStatus }[] = [];
+
+before(async () => {
+  backend = await startMisbehavingServer();
+  upstream = new Upstream({ name: 'probe', address: backend.address, registry: probeRegistry, observer: { callFinished: (_s, _m, code) => finished.push({ code }) } });
+});
+after(() => {
+  upstream.close();
+  backend.server.forceShutdown();
+});
+
 describe('Upstream.unary on the channel call', () => {
-  let backend: Awaited<ReturnType<typeof startMisbehavingServer>>;
-  let upstream: Upstream;
-  const finished: { code: GrpcStatus }[] = [];
-
-  before(async () => {
-    backend = await startMisbehavingServer();
-    upstream = new Upstream({ name: 'probe', address: backend.address, registry: probeRegistry, observer: { callFinished: (_s, _m, code) => finished.push({ code }) } });
-  });
-  after(() => {
-    upstream.close();
-    backend.server.forceShutdown();
-  });
-
   function context(behaviour: Behaviour, signal = new AbortController().signal, deadline = Date.now() + 5_000): CallContext {
     const metadata = new grpc.Metadata();
     metadata.set('x-behaviour', behaviour);
@@ -178,19 +180,6 @@ describe('Upstream.unary on the channel call', () => {
 });
 
 describe('Upstream.serverStream on the channel call', () => {
-  let backend: Awaited<ReturnType<typeof startMisbehavingServer>>;
-  let upstream: Upstream;
-  const finished: { code: GrpcStatus }[] = [];
-
-  before(async () => {
-    backend = await startMisbehavingServer();
-    upstream = new Upstream({ name: 'probe', address: backend.address, registry: probeRegistry, observer: { callFinished: (_s, _m, code) => finished.push({ code }) } });
-  });
-  after(() => {
-    upstream.close();
-    backend.server.forceShutdown();
-  });
-
   interface Received {
     ids: string[];
     /** Resolves with the end's error (undefined for OK). */
