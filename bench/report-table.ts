@@ -79,11 +79,28 @@ export function formatTable(results: BenchResults): string {
       notes.push(`${c.name}: GC in the window: ${gc.scavenges} scavenges, ${gc.markCompacts} mark-compacts, ${gc.pauseMs.toFixed(0)} ms paused (max ${gc.maxPauseMs.toFixed(1)} ms)`);
     }
   }
+  if (results.options.rounds > 1) notes.push(...roundLines(results.cases));
   const policyCosts = policyCostLine(results.cases);
   if (policyCosts) notes.push(policyCosts);
   notes.push('CPU µs/req: the gateway process (gateway rows), the minimal gateway process (minimal gw rows) or the direct grpc-js client process (direct rows), from /proc/<pid>/stat.');
   const targets = results.targets.map((t) => `  ${t.met === null ? '·' : t.met ? '✓' : '✗'} ${t.name}: ${t.measured} (goal ${t.goal})`);
   return [...out, '', ...notes, '', 'targets (reported, not enforced):', ...targets].join('\n');
+}
+
+/** Each side's CPU per request in every round: the spread that the median rounds above come from. */
+function roundLines(cases: readonly CaseResult[]): string[] {
+  const lines = ['CPU µs/req of every round (the table shows each side\'s median round):'];
+  for (const c of cases) {
+    const rounds = c.roundsCpuMicrosPerRequest;
+    const sides = [
+      ['gateway', rounds.gateway],
+      ['minimal gw', rounds.reference],
+      ['direct', rounds.direct],
+    ] as const;
+    const parts = sides.filter(([, cpu]) => cpu.length > 0).map(([label, cpu]) => `${label} ${cpu.map((value) => value.toFixed(0)).join('/')}`);
+    lines.push(`  ${c.name}: ${parts.join('; ')}`);
+  }
+  return lines;
 }
 
 /**

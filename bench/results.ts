@@ -66,6 +66,11 @@ export interface CaseResult {
   reference?: HttpSideResult & { reusedFrom?: string };
   /** gateway ÷ reference minimal gateway, RSS included (ready and peak). */
   referenceRatios?: Ratios & { startRss: number; peakRss: number };
+  /**
+   * CPU µs per request of every round this case measured, per side (empty for a side it did
+   * not measure or reuses); the figures above are each side's median round.
+   */
+  roundsCpuMicrosPerRequest: { gateway: number[]; reference: number[]; direct: number[] };
 }
 
 export interface Target {
@@ -78,7 +83,7 @@ export interface Target {
 export interface BenchResults {
   generatedAt: string;
   environment: { node: string; cpus: number; cpuModel: string; platform: string; gateway: 'dist' | 'source' };
-  options: { durationSeconds: number; warmupSeconds: number; connections: number; rate: number; lightConnections: number; logLevel: string; gatewayNodeOptions: string };
+  options: { rounds: number; durationSeconds: number; warmupSeconds: number; connections: number; rate: number; lightConnections: number; logLevel: string; gatewayNodeOptions: string };
   payloads: { smallItemBytes: number; postBodyBytes: number; largePageSize: number; largeResponseProtobufBytes: number; largeResponseJsonBytes: number };
   cases: CaseResult[];
   targets: Target[];

@@ -25,6 +25,7 @@ import { evaluateTargets, ratiosOf, referenceRatiosOf, type BenchResults, type C
 
 const usage = `usage: npm run bench -- [options]
   --case <name>            run only these cases (repeatable or comma-separated): ${benchCases.map((c) => (c.optIn ? `${c.name} (opt-in)` : c.name)).join(', ')}
+  --rounds <n>             run every case n times, round-robin, and report each side's median round (default 1)
   --duration <s>           measured seconds per case and side (default 8)
   --warmup <s>             unmeasured seconds before each measurement (default 2)
   --connections <n>        concurrent connections / in-flight calls (default 50)
@@ -47,6 +48,7 @@ const profileDir = path.join(benchRoot, 'profiles');
 
 interface RunOptions {
   cases: BenchCase[];
+  rounds: number;
   duration: number;
   warmup: number;
   connections: number;
@@ -68,6 +70,7 @@ function parseOptions(): RunOptions | undefined {
   const { values } = parseArgs({
     options: {
       case: { type: 'string', multiple: true },
+      rounds: { type: 'string', default: '1' },
       duration: { type: 'string', default: '8' },
       warmup: { type: 'string', default: '2' },
       connections: { type: 'string', default: '50' },
@@ -97,6 +100,7 @@ function parseOptions(): RunOptions | undefined {
   if (unknown.length > 0) throw new Error(`unknown case ${unknown.join(', ')}; cases: ${benchCases.map((c) => c.name).join(', ')}`);
   return {
     cases: wanted.length > 0 ? benchCases.filter((c) => wanted.includes(c.name)) : benchCases.filter((c) => !c.optIn),
+    rounds: Math.round(number('rounds', values.rounds, 1)),
     duration: number('duration', values.duration, 0.5),
     warmup: number('warmup', values.warmup, 0),
     connections: Math.round(number('connections', values.connections, 1)),
@@ -264,22 +268,49 @@ async function measureDirect(c: BenchCase, run: RunOptions, backend: BackendProc
   }
 }
 
+/** Every round's figures of one case's sides (reused sides are filled in at the end). */
+interface CaseRounds {
+  gateway: GatewaySideResult[];
+  reference: HttpSideResult[];
+  direct: SideResult[];
+}
+
 /**
- * One side of a case besides the gateway: the figures of the case named by `directFrom` when
- * it ran, else `measure()` (none when undefined). Remembered in `byCase` for later cases.
+ * The round with the median CPU per request (the lower middle one of an even count), all its
+ * figures kept together. Runs on this shared VM drift by ±20-30 % over minutes, so with
+ * --rounds every case is measured once per round, round-robin, and the median round of each
+ * side stands for it.
  */
-async function sideOf<T extends SideResult>(c: BenchCase, label: string, byCase: Map<string, T>, measure: (() => Promise<T>) | undefined): Promise<(T & { reusedFrom?: string }) | undefined> {
-  const reused = c.directFrom ? byCase.get(c.directFrom) : undefined;
-  let side: (T & { reusedFrom?: string }) | undefined;
-  if (reused) {
-    side = { ...reused, reusedFrom: c.directFrom! };
-  } else if (measure) {
-    process.stdout.write(`; ${label}…`);
-    side = await measure();
-    process.stdout.write(` ${side.rps.toFixed(0)} req/s`);
-  }
-  if (side) byCase.set(c.name, side);
-  return side;
+function medianRound<T extends SideResult>(rounds: readonly T[]): T | undefined {
+  const sorted = [...rounds].sort((a, b) => a.cpuMicrosPerRequest - b.cpuMicrosPerRequest);
+  return sorted[Math.floor((sorted.length - 1) / 2)];
+}
+
+/** A case's result from its rounds; sides it reuses come from the case it names (`directFrom`). */
+function caseResult(c: BenchCase, options: CaseOptions, byCase: ReadonlyMap<string, CaseRounds>): CaseResult | undefined {
+  const own = byCase.get(c.name)!;
+  const median = medianRound(own.gateway);
+  if (!median) return undefined;
+  // A peak is the highest of every round, not the median round's.
+  const gateway = { ...median, peakRssMiB: Math.max(...own.gateway.map((side) => side.peakRssMiB)) };
+  const source = c.directFrom ? byCase.get(c.directFrom) : undefined;
+  const reused = <T extends SideResult>(side: T | undefined): (T & { reusedFrom?: string }) | undefined => (side && c.directFrom ? { ...side, reusedFrom: c.directFrom } : side);
+  const direct = source ? reused(medianRound(source.direct)) : medianRound(own.direct);
+  const referenceRounds = (source ?? own).reference;
+  const referenceMedian = medianRound(referenceRounds);
+  const reference = reused(referenceMedian && { ...referenceMedian, peakRssMiB: Math.max(...referenceRounds.map((side) => side.peakRssMiB)) });
+  const cpuOf = (sides: readonly SideResult[]): number[] => sides.map((side) => side.cpuMicrosPerRequest);
+  return {
+    name: c.name,
+    title: c.title,
+    policy: c.policy,
+    load: c.shape(options),
+    ...(c.messagesPerCall !== undefined && { messagesPerCall: c.messagesPerCall }),
+    gateway,
+    ...(direct && { direct, ratios: ratiosOf(gateway, direct) }),
+    ...(reference && { reference, referenceRatios: referenceRatiosOf(gateway, reference) }),
+    roundsCpuMicrosPerRequest: { gateway: cpuOf(own.gateway), reference: cpuOf(own.reference), direct: cpuOf(own.direct) },
+  };
 }
 
 function payloadSizes(pageSize: number): BenchResults['payloads'] {
@@ -311,49 +342,53 @@ async function main(): Promise<number> {
   };
   const reuses = (c: BenchCase): boolean => run.cases.some((other) => other.name === c.directFrom);
   const sidesOf = (c: BenchCase): number => 1 + (run.direct && !reuses(c) ? 1 : 0) + (run.reference && c.reference ? 1 : 0);
-  const estimate = run.cases.reduce((seconds, c) => seconds + sidesOf(c) * (run.warmup + measuredSeconds(c, run) + 1.5), 0);
-  console.log(`portico bench: ${run.cases.map((c) => c.name).join(', ')}; ${run.duration} s measured (paced cases longer) after ${run.warmup} s warm-up per side; about ${Math.ceil(estimate)} s`);
+  const estimate = run.rounds * run.cases.reduce((seconds, c) => seconds + sidesOf(c) * (run.warmup + measuredSeconds(c, run) + 1.5), 0);
+  const rounds = run.rounds > 1 ? `, ${run.rounds} rounds` : '';
+  console.log(`portico bench: ${run.cases.map((c) => c.name).join(', ')}${rounds}; ${run.duration} s measured (paced cases longer) after ${run.warmup} s warm-up per side; about ${Math.ceil(estimate)} s`);
 
   const backend = await startBackend();
-  const results: CaseResult[] = [];
-  const directByCase = new Map<string, SideResult>();
-  const referenceByCase = new Map<string, HttpSideResult>();
+  const byCase = new Map<string, CaseRounds>(run.cases.map((c) => [c.name, { gateway: [], reference: [], direct: [] }]));
   let failures = 0;
   try {
-    for (const c of run.cases) {
-      try {
-        process.stdout.write(`- ${c.name}: gateway…`);
-        const gateway = await measureGateway(c, run, backend, options);
-        process.stdout.write(` ${gateway.rps.toFixed(0)} req/s`);
-        const measureRef = c.reference ? () => measureReference(c, run, backend, options) : undefined;
-        const reference = run.reference ? await sideOf(c, 'minimal gw', referenceByCase, measureRef) : undefined;
-        const direct = run.direct ? await sideOf(c, 'direct', directByCase, () => measureDirect(c, run, backend, options)) : undefined;
-        process.stdout.write('\n');
-        results.push({
-          name: c.name,
-          title: c.title,
-          policy: c.policy,
-          load: c.shape(options),
-          ...(c.messagesPerCall !== undefined && { messagesPerCall: c.messagesPerCall }),
-          gateway,
-          ...(direct && { direct, ratios: ratiosOf(gateway, direct) }),
-          ...(reference && { reference, referenceRatios: referenceRatiosOf(gateway, reference) }),
-        });
-      } catch (err) {
-        failures++;
-        process.stdout.write('\n');
-        console.error(`  ${c.name} failed: ${(err as Error).message}`);
+    for (let round = 1; round <= run.rounds; round++) {
+      for (const c of run.cases) {
+        const rounds = byCase.get(c.name)!;
+        try {
+          process.stdout.write(`- ${c.name}${run.rounds > 1 ? ` (round ${round}/${run.rounds})` : ''}: gateway…`);
+          const gateway = await measureGateway(c, run, backend, options);
+          process.stdout.write(` ${gateway.rps.toFixed(0)} req/s`);
+          if (run.reference && c.reference && !reuses(c)) {
+            process.stdout.write('; minimal gw…');
+            const reference = await measureReference(c, run, backend, options);
+            process.stdout.write(` ${reference.rps.toFixed(0)} req/s`);
+            rounds.reference.push(reference);
+          }
+          if (run.direct && !reuses(c)) {
+            process.stdout.write('; direct…');
+            const direct = await measureDirect(c, run, backend, options);
+            process.stdout.write(` ${direct.rps.toFixed(0)} req/s`);
+            rounds.direct.push(direct);
+          }
+          rounds.gateway.push(gateway);
+          process.stdout.write('\n');
+        } catch (err) {
+          failures++;
+          process.stdout.write('\n');
+          console.error(`  ${c.name} failed: ${(err as Error).message}`);
+        }
       }
     }
   } finally {
     await backend.stop();
   }
+  const results = run.cases.flatMap((c) => caseResult(c, options, byCase) ?? []);
 
   const cpuModel = os.cpus()[0]?.model ?? 'unknown';
   const report: BenchResults = {
     generatedAt: new Date().toISOString(),
     environment: { node: process.version, cpus: os.availableParallelism(), cpuModel, platform: `${os.platform()} ${os.release()}`, gateway: run.source ? 'source' : 'dist' },
     options: {
+      rounds: run.rounds,
       durationSeconds: run.duration,
       warmupSeconds: run.warmup,
       connections: run.connections,

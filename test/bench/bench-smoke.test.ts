@@ -13,15 +13,15 @@ const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../
 /*
  * The benchmark itself never runs in `npm test`; this only checks that `npm run bench` still
  * works end to end (backend, gateway from source, autocannon, reference minimal gateway, direct
- * client) and writes the files the README shows, in about 6 s. No figure is asserted: they depend on the machine.
+ * client), in two rounds, and writes the files the README shows, in about 12 s. No figure is asserted: they depend on the machine.
  */
 
-it('npm run bench runs one short case and writes results.json and the chart', { timeout: 60_000 }, async () => {
+it('npm run bench runs one short case twice and writes results.json and the chart', { timeout: 60_000 }, async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'portico-bench-smoke-'));
   const out = path.join(dir, 'results.json');
   const chart = path.join(dir, 'latency.svg');
   try {
-    const args = ['--import', 'tsx', 'bench/run.ts', '--case', 'small-get', '--duration', '1', '--warmup', '0', '--connections', '4', '--source', '--out', out, '--chart', chart];
+    const args = ['--import', 'tsx', 'bench/run.ts', '--case', 'small-get', '--rounds', '2', '--duration', '1', '--warmup', '0', '--connections', '4', '--source', '--out', out, '--chart', chart];
     await promisify(execFile)(process.execPath, args, { cwd: repoRoot, timeout: 55_000 });
 
     const results = JSON.parse(fs.readFileSync(out, 'utf8')) as BenchResults;
@@ -39,6 +39,11 @@ it('npm run bench runs one short case and writes results.json and the chart', { 
       assert.ok(Number.isFinite(figure) && figure > 0, `minimal gateway figure ${figure}`);
     }
     assert.ok(small!.referenceRatios && Object.values(small!.referenceRatios).every((r) => Number.isFinite(r) && r > 0));
+    // Two rounds of each side; the figures above are each side's median round, the peak the highest.
+    const rounds = small!.roundsCpuMicrosPerRequest;
+    assert.deepEqual([rounds.gateway.length, rounds.reference.length, rounds.direct.length], [2, 2, 2]);
+    assert.equal(small!.gateway.cpuMicrosPerRequest, Math.min(...rounds.gateway));
+    assert.equal(results.options.rounds, 2);
     assert.equal(results.targets.length, 4);
     assert.match(fs.readFileSync(chart, 'utf8'), /^<svg [^>]*>[\s\S]*small-get[\s\S]*<\/svg>\n$/);
   } finally {
