@@ -53,7 +53,7 @@ export interface UpstreamOptions {
  */
 export class Upstream {
   readonly name: string;
-  readonly #client: grpc.Client;
+  readonly #channel: grpc.Channel;
   readonly #observer: UpstreamObserver;
   readonly #detailsRegistry: Registry;
 
@@ -61,7 +61,8 @@ export class Upstream {
     this.name = options.name;
     this.#observer = options.observer;
     this.#detailsRegistry = detailsRegistry(options.registry);
-    this.#client = new grpc.Client(options.address, grpc.credentials.createInsecure(), {
+    // A bare channel: calls are driven on it directly, without grpc-js's Client layer (ChannelCall).
+    this.#channel = new grpc.Channel(options.address, grpc.credentials.createInsecure(), {
       // dns:/// targets resolve to every address; spread calls over them instead of pinning one.
       'grpc.service_config': JSON.stringify({ loadBalancingConfig: [{ round_robin: {} }] }),
       'grpc.keepalive_time_ms': 30_000,
@@ -74,7 +75,7 @@ export class Upstream {
   unary<I extends DescMessage, O extends DescMessage>(rpc: CompiledRpc<I, O>, request: MessageShape<I>, ctx: CallContext): Promise<MessageShape<O>> {
     if (ctx.signal.aborted) return Promise.reject(cancelledError());
     return new Promise((resolve, reject) => {
-      new UnaryCall(this, this.#client.getChannel(), rpc, ctx, resolve, reject).start(request);
+      new UnaryCall(this, this.#channel, rpc, ctx, resolve, reject).start(request);
     });
   }
 
@@ -88,7 +89,7 @@ export class Upstream {
       queueMicrotask(() => listener.end(cancelledError()));
       return endedStream;
     }
-    const call = new StreamCall(this, this.#client.getChannel(), rpc, ctx, listener);
+    const call = new StreamCall(this, this.#channel, rpc, ctx, listener);
     call.start(request);
     return call;
   }
@@ -105,7 +106,7 @@ export class Upstream {
   }
 
   close(): void {
-    this.#client.close();
+    this.#channel.close();
   }
 }
 
@@ -128,8 +129,6 @@ export interface UpstreamStream {
 /** The handle of a stream that never started (the client had already gone). */
 const endedStream: UpstreamStream = { pause() {}, resume() {}, cancel() {} };
 
-type UpstreamChannel = ReturnType<grpc.Client['getChannel']>;
-
 /**
  * One call driven on the channel's call directly, without grpc-js's Client layer (interceptor
  * chain, a listener wrapper per layer, a caller-stack Error per call, an object-mode Readable
@@ -141,13 +140,13 @@ type UpstreamChannel = ReturnType<grpc.Client['getChannel']>;
  */
 abstract class ChannelCall<I extends DescMessage, O extends DescMessage> {
   readonly #started = performance.now();
-  protected readonly call: ReturnType<UpstreamChannel['createCall']>;
+  protected readonly call: ReturnType<grpc.Channel['createCall']>;
   /** Set when the gateway itself ended the call (codec failure): reported instead of the cancel. */
   #ownStatus: grpc.StatusObject | undefined;
 
   constructor(
     readonly upstream: Upstream,
-    channel: UpstreamChannel,
+    channel: grpc.Channel,
     readonly rpc: CompiledRpc<I, O>,
     readonly ctx: CallContext,
   ) {
@@ -219,7 +218,7 @@ class UnaryCall<I extends DescMessage, O extends DescMessage> extends ChannelCal
 
   constructor(
     upstream: Upstream,
-    channel: UpstreamChannel,
+    channel: grpc.Channel,
     rpc: CompiledRpc<I, O>,
     ctx: CallContext,
     readonly resolve: (response: MessageShape<O>) => void,
@@ -262,7 +261,7 @@ class StreamCall<I extends DescMessage, O extends DescMessage> extends ChannelCa
 
   constructor(
     upstream: Upstream,
-    channel: UpstreamChannel,
+    channel: grpc.Channel,
     rpc: CompiledRpc<I, O>,
     ctx: CallContext,
     readonly listener: StreamListener<O>,
