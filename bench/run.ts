@@ -286,19 +286,21 @@ function medianRound<T extends SideResult>(rounds: readonly T[]): T | undefined 
   return sorted[Math.floor((sorted.length - 1) / 2)];
 }
 
+/** An HTTP side's median round, with the highest peak RSS of every round: a peak is not a median. */
+function medianHttpRound<T extends HttpSideResult>(rounds: readonly T[]): T | undefined {
+  const median = medianRound(rounds);
+  return median && { ...median, peakRssMiB: Math.max(...rounds.map((side) => side.peakRssMiB)) };
+}
+
 /** A case's result from its rounds; sides it reuses come from the case it names (`directFrom`). */
 function caseResult(c: BenchCase, options: CaseOptions, byCase: ReadonlyMap<string, CaseRounds>): CaseResult | undefined {
   const own = byCase.get(c.name)!;
-  const median = medianRound(own.gateway);
-  if (!median) return undefined;
-  // A peak is the highest of every round, not the median round's.
-  const gateway = { ...median, peakRssMiB: Math.max(...own.gateway.map((side) => side.peakRssMiB)) };
+  const gateway = medianHttpRound(own.gateway);
+  if (!gateway) return undefined;
   const source = c.directFrom ? byCase.get(c.directFrom) : undefined;
-  const reused = <T extends SideResult>(side: T | undefined): (T & { reusedFrom?: string }) | undefined => (side && c.directFrom ? { ...side, reusedFrom: c.directFrom } : side);
-  const direct = source ? reused(medianRound(source.direct)) : medianRound(own.direct);
-  const referenceRounds = (source ?? own).reference;
-  const referenceMedian = medianRound(referenceRounds);
-  const reference = reused(referenceMedian && { ...referenceMedian, peakRssMiB: Math.max(...referenceRounds.map((side) => side.peakRssMiB)) });
+  const reused = <T extends SideResult>(side: T | undefined): (T & { reusedFrom?: string }) | undefined => (side && source ? { ...side, reusedFrom: c.directFrom! } : side);
+  const direct = reused(medianRound((source ?? own).direct));
+  const reference = reused(medianHttpRound((source ?? own).reference));
   const cpuOf = (sides: readonly SideResult[]): number[] => sides.map((side) => side.cpuMicrosPerRequest);
   return {
     name: c.name,
@@ -343,8 +345,8 @@ async function main(): Promise<number> {
   const reuses = (c: BenchCase): boolean => run.cases.some((other) => other.name === c.directFrom);
   const sidesOf = (c: BenchCase): number => 1 + (run.direct && !reuses(c) ? 1 : 0) + (run.reference && c.reference ? 1 : 0);
   const estimate = run.rounds * run.cases.reduce((seconds, c) => seconds + sidesOf(c) * (run.warmup + measuredSeconds(c, run) + 1.5), 0);
-  const rounds = run.rounds > 1 ? `, ${run.rounds} rounds` : '';
-  console.log(`portico bench: ${run.cases.map((c) => c.name).join(', ')}${rounds}; ${run.duration} s measured (paced cases longer) after ${run.warmup} s warm-up per side; about ${Math.ceil(estimate)} s`);
+  const roundsNote = run.rounds > 1 ? `, ${run.rounds} rounds` : '';
+  console.log(`portico bench: ${run.cases.map((c) => c.name).join(', ')}${roundsNote}; ${run.duration} s measured (paced cases longer) after ${run.warmup} s warm-up per side; about ${Math.ceil(estimate)} s`);
 
   const backend = await startBackend();
   const byCase = new Map<string, CaseRounds>(run.cases.map((c) => [c.name, { gateway: [], reference: [], direct: [] }]));
@@ -356,6 +358,7 @@ async function main(): Promise<number> {
         try {
           process.stdout.write(`- ${c.name}${run.rounds > 1 ? ` (round ${round}/${run.rounds})` : ''}: gateway…`);
           const gateway = await measureGateway(c, run, backend, options);
+          rounds.gateway.push(gateway);
           process.stdout.write(` ${gateway.rps.toFixed(0)} req/s`);
           if (run.reference && c.reference && !reuses(c)) {
             process.stdout.write('; minimal gw…');
@@ -369,7 +372,6 @@ async function main(): Promise<number> {
             process.stdout.write(` ${direct.rps.toFixed(0)} req/s`);
             rounds.direct.push(direct);
           }
-          rounds.gateway.push(gateway);
           process.stdout.write('\n');
         } catch (err) {
           failures++;
