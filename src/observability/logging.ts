@@ -7,10 +7,17 @@ export interface GatewayLogger {
 }
 
 /**
- * pino, writing JSON lines asynchronously: under load, lines written while a write is in
- * flight share one syscall instead of one each (the access line is on every request).
- * Authorization and cookies are redacted; pretty output only when a person is watching a
- * terminal (by TTY, not NODE_ENV).
+ * Lines are batched: the access line is on every request, and an asynchronous write costs a
+ * thread-pool round trip and an extra event-loop wake-up (~30 µs here at 900 req/s) whatever
+ * its size. So a write starts once a few KiB are buffered, or at the periodic flush; a line
+ * waits at most that long, and pino writes what is buffered synchronously on exit.
+ */
+const batchBytes = 4096;
+const flushIntervalMs = 200;
+
+/**
+ * pino, writing JSON lines asynchronously and in batches (above). Authorization and cookies
+ * are redacted; pretty output only when a person is watching a terminal (by TTY, not NODE_ENV).
  */
 export function createGatewayLogger(level: string): GatewayLogger {
   const options: pino.LoggerOptions = {
@@ -25,7 +32,7 @@ export function createGatewayLogger(level: string): GatewayLogger {
     const logger = pino({ ...options, transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' } } });
     return { logger, flush: () => logger.flush() };
   }
-  const destination = pino.destination({ dest: 1, sync: false });
+  const destination = pino.destination({ dest: 1, sync: false, minLength: batchBytes, periodicFlush: flushIntervalMs });
   return {
     logger: pino(options, destination),
     flush: () => {

@@ -161,6 +161,26 @@ services:
     assert.ok(Date.now() - started >= 1500, 'the stream lasted through delayMs and graceMs');
   });
 
+  test('access lines go out in batches: a lone line still reaches stdout, and none is lost at exit', async () => {
+    const gateway = await startGateway(writeConfig('logs.yaml', validConfig().replace('delayMs: 400', 'delayMs: 0')));
+    const accessLines = (): Array<{ route: string; status: number }> =>
+      gateway
+        .output()
+        .split('\n')
+        .filter((line) => line.includes('"request completed"'))
+        .map((line) => JSON.parse(line) as { route: string; status: number });
+    assert.equal((await fetch(`${gateway.url}/v1/wait/1`)).status, 200);
+    // One short line is far below a batch: only the periodic flush writes it.
+    await waitFor(() => accessLines().length === 1);
+    const burst = await Promise.all(Array.from({ length: 40 }, (_, i) => fetch(`${gateway.url}/v1/wait/${i + 1}`)));
+    assert.ok(burst.every((response) => response.status === 200));
+    gateway.child.kill('SIGTERM');
+    assert.equal(await gateway.exit, 0);
+    const lines = accessLines();
+    assert.equal(lines.length, 41, 'every request has its access line');
+    assert.ok(lines.every((line) => line.route === '/v1/wait/{delay_ms}' && line.status === 200));
+  });
+
   test('a config change is picked up without a restart, and a broken one is refused', async () => {
     const file = writeConfig('reload.yaml', validConfig());
     const gateway = await startGateway(file);
