@@ -157,13 +157,19 @@ export async function startMinimalGateway(backend: string, port: number, nodeFla
  */
 async function startHttpServer(label: string, dir: string, args: readonly string[], env: NodeJS.ProcessEnv, port: number): Promise<GatewayProcess> {
   const logFile = path.join(dir, 'gateway.log');
-  // stdout is a pipe, as under a container runtime (a file or /dev/null would make logging
-  // cheaper or dearer than in production); this process copies it to a file.
-  const child = spawn(process.execPath, args, { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  const log = fs.createWriteStream(logFile);
-  child.stdout.pipe(log, { end: false });
-  child.stderr.pipe(log, { end: false });
-  const logClosed = new Promise<void>((resolve) => child.once('close', () => log.end(resolve)));
+  // stdout is a pipe that another process reads, as under a container runtime (a file or
+  // /dev/null would make logging cheaper or dearer than in production); `cat` copies it to the
+  // file. This process is the HTTP load generator: copying the log here put a read and a write
+  // per access line on the side that measures latency, which the minimal gateway (no log) was
+  // spared.
+  const logFd = fs.openSync(logFile, 'w');
+  const copier = spawn('cat', [], { stdio: ['pipe', logFd, logFd] });
+  fs.closeSync(logFd);
+  const logClosed = new Promise<void>((resolve) => copier.once('close', () => resolve()));
+  const logPipe = copier.stdin!;
+  const child = spawn(process.execPath, args, { cwd: repoRoot, env, stdio: ['ignore', logPipe, logPipe] });
+  // The server holds the pipe's write end now; `cat` ends once the server has exited.
+  logPipe.destroy();
   let exited = false;
   child.once('exit', () => (exited = true));
   const logTail = async (): Promise<string> => {
