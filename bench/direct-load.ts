@@ -22,7 +22,10 @@ export interface DirectJob {
   address: string;
   op: DirectOp;
   shape: LoadShape;
-  warmupSeconds: number;
+  /** Unmeasured load before anything else (bench/run.ts says why it is a closed loop). */
+  warmup: { shape: Extract<LoadShape, { kind: 'closed' }>; seconds: number };
+  /** Unmeasured seconds of `shape` after the warm-up. */
+  settleSeconds: number;
   durationSeconds: number;
 }
 
@@ -100,6 +103,7 @@ async function run(job: DirectJob): Promise<DirectResult> {
   const call = callFor(client, job.op);
   await call(); // connect and check the call works before timing anything
   try {
+    if (job.warmup.seconds > 0) await saturate(call, job.warmup.shape.workers, job.warmup.seconds);
     return job.shape.kind === 'paced' ? await paced(job, job.shape.rate, call) : await loops(job, job.shape, call);
   } finally {
     client.close();
@@ -109,7 +113,7 @@ async function run(job: DirectJob): Promise<DirectResult> {
 async function paced(job: DirectJob, rate: number, call: Call): Promise<DirectResult> {
   let messages = 0;
   const counting = (): Promise<number> => call().then((received) => (messages += received));
-  if (job.warmupSeconds > 0) await runPaced(rate, job.warmupSeconds, call);
+  if (job.settleSeconds > 0) await runPaced(rate, job.settleSeconds, call);
   const cpuBefore = process.cpuUsage();
   const result = await runPaced(rate, job.durationSeconds, counting);
   const cpu = process.cpuUsage(cpuBefore);
@@ -122,6 +126,15 @@ async function paced(job: DirectJob, rate: number, call: Call): Promise<DirectRe
     latency: summarise(result.latencies.values()),
     clientCpuMicros: result.completed > 0 ? (cpu.user + cpu.system) / result.completed : 0,
   };
+}
+
+/** `workers` closed loops for `seconds`, nothing measured. */
+async function saturate(call: Call, workers: number, seconds: number): Promise<void> {
+  const until = performance.now() + seconds * 1000;
+  const worker = async (): Promise<void> => {
+    while (performance.now() < until) await call().catch(() => 0);
+  };
+  await Promise.all(Array.from({ length: workers }, worker));
 }
 
 /** `workers` closed loops, optionally limited to autocannon-style per-second quotas. */
@@ -174,7 +187,7 @@ async function loops(job: DirectJob, shape: Exclude<LoadShape, { kind: 'paced' }
   };
 
   const running = Array.from({ length: workers }, (_, i) => worker(i));
-  await sleep(job.warmupSeconds * 1000);
+  await sleep(job.settleSeconds * 1000);
   const cpuBefore = process.cpuUsage();
   const startedAt = performance.now();
   phase = 'measure';

@@ -11,6 +11,7 @@ import type { DirectJob, DirectResult } from './direct-load.js';
 import { summariseGcTrace } from './gc-trace.js';
 import { runHttpLoad } from './http-load.js';
 import { latencyChart } from './latency-chart.js';
+import type { LoadShape } from './load-shape.js';
 import { cpuMicros, forkTs, freePort, peakRssMiB, productionNodeFlags, repoRoot, rssMiB, startBackend, startGateway, startMinimalGateway, stopProcess, type BackendProcess, type GatewayProcess } from './processes.js';
 import { formatTable } from './report-table.js';
 import { evaluateTargets, ratiosOf, referenceRatiosOf, type BenchResults, type CaseResult, type GatewaySideResult, type HttpSideResult, type SideResult } from './results.js';
@@ -27,7 +28,8 @@ const usage = `usage: npm run bench -- [options]
   --case <name>            run only these cases (repeatable or comma-separated): ${benchCases.map((c) => (c.optIn ? `${c.name} (opt-in)` : c.name)).join(', ')}
   --rounds <n>             run every case n times, round-robin, and report each side's median round (default 1)
   --duration <s>           measured seconds per case and side (default 8)
-  --warmup <s>             unmeasured seconds before each measurement (default 2)
+  --warmup <s>             unmeasured seconds of closed-loop load before each side is measured (default 10),
+                           then 2 s of the case's own load when it is paced or rate-limited
   --connections <n>        concurrent connections / in-flight calls (default 50)
   --rate <n>               light-load rate in req/s (default 900)
   --light-connections <n>  connections of the opt-in light-load-burst case (default 10)
@@ -72,7 +74,7 @@ function parseOptions(): RunOptions | undefined {
       case: { type: 'string', multiple: true },
       rounds: { type: 'string', default: '1' },
       duration: { type: 'string', default: '8' },
-      warmup: { type: 'string', default: '2' },
+      warmup: { type: 'string', default: '10' },
       connections: { type: 'string', default: '50' },
       rate: { type: 'string', default: '900' },
       'light-connections': { type: 'string', default: '10' },
@@ -174,13 +176,24 @@ interface HttpMeasurement {
 
 const measuredSeconds = (c: BenchCase, run: RunOptions): number => run.duration * (c.durationFactor ?? 1);
 
+/*
+ * Every side warms up with closed loops, as fast as answers come, whatever its case's load: V8
+ * compiles a process's hot path with its optimizing tier only after enough calls, and that
+ * burst of compiles (about a core-second for the gateway) fell inside the measured window at
+ * 2 s of warm-up, at saturation as at 900 req/s. A paced or rate-limited case then runs its
+ * own load for a while, so its window starts from that load's steady state.
+ */
+const warmupShape = (run: RunOptions): Extract<LoadShape, { kind: 'closed' }> => ({ kind: 'closed', workers: run.connections });
+const settleSeconds = (shape: LoadShape, run: RunOptions): number => (shape.kind === 'closed' || run.warmup === 0 ? 0 : 2);
+
 /** Checks, warms up and loads one HTTP server (the gateway or the minimal gateway), reading /proc around the window. */
 async function measureHttp(c: BenchCase, run: RunOptions, backend: BackendProcess, options: CaseOptions, server: GatewayProcess): Promise<HttpMeasurement> {
   const startRss = rssMiB(server.pid);
   await preflight(server.url, c, options);
   const spec = c.request(options);
   const shape = c.shape(options);
-  if (run.warmup > 0) await runHttpLoad(server.url, spec, shape, run.warmup);
+  if (run.warmup > 0) await runHttpLoad(server.url, spec, warmupShape(run), run.warmup);
+  if (settleSeconds(shape, run) > 0) await runHttpLoad(server.url, spec, shape, settleSeconds(shape, run));
   const logFrom = fs.statSync(server.logFile).size;
   const windowStart = monotonicMicros();
   const cpuBefore = cpuMicros(server.pid);
@@ -242,7 +255,15 @@ async function measureReference(c: BenchCase, run: RunOptions, backend: BackendP
 }
 
 async function measureDirect(c: BenchCase, run: RunOptions, backend: BackendProcess, options: CaseOptions): Promise<SideResult> {
-  const job: DirectJob = { address: backend.address, op: c.direct(options), shape: c.shape(options), warmupSeconds: run.warmup, durationSeconds: measuredSeconds(c, run) };
+  const shape = c.shape(options);
+  const job: DirectJob = {
+    address: backend.address,
+    op: c.direct(options),
+    shape,
+    warmup: { shape: warmupShape(run), seconds: run.warmup },
+    settleSeconds: settleSeconds(shape, run),
+    durationSeconds: measuredSeconds(c, run),
+  };
   const { child, reply } = forkTs<DirectResult>('direct-load.ts', job);
   // The backend's CPU is read around the whole child run, then scaled to the measured window.
   const backendBefore = cpuMicros(backend.pid);
@@ -344,9 +365,9 @@ async function main(): Promise<number> {
   };
   const reuses = (c: BenchCase): boolean => run.cases.some((other) => other.name === c.directFrom);
   const sidesOf = (c: BenchCase): number => 1 + (run.direct && !reuses(c) ? 1 : 0) + (run.reference && c.reference ? 1 : 0);
-  const estimate = run.rounds * run.cases.reduce((seconds, c) => seconds + sidesOf(c) * (run.warmup + measuredSeconds(c, run) + 1.5), 0);
+  const estimate = run.rounds * run.cases.reduce((seconds, c) => seconds + sidesOf(c) * (run.warmup + settleSeconds(c.shape(options), run) + measuredSeconds(c, run) + 1.5), 0);
   const roundsNote = run.rounds > 1 ? `, ${run.rounds} rounds` : '';
-  console.log(`portico bench: ${run.cases.map((c) => c.name).join(', ')}${roundsNote}; ${run.duration} s measured (paced cases longer) after ${run.warmup} s warm-up per side; about ${Math.ceil(estimate)} s`);
+  console.log(`portico bench: ${run.cases.map((c) => c.name).join(', ')}${roundsNote}; ${run.duration} s measured (paced cases longer) after ${run.warmup} s of closed-loop warm-up per side; about ${Math.ceil(estimate)} s`);
 
   const backend = await startBackend();
   const byCase = new Map<string, CaseRounds>(run.cases.map((c) => [c.name, { gateway: [], reference: [], direct: [] }]));
