@@ -192,8 +192,9 @@ async function measureHttp(c: BenchCase, run: RunOptions, backend: BackendProces
   await preflight(server.url, c, options);
   const spec = c.request(options);
   const shape = c.shape(options);
+  const settle = settleSeconds(shape, run);
   if (run.warmup > 0) await runHttpLoad(server.url, spec, warmupShape(run), run.warmup);
-  if (settleSeconds(shape, run) > 0) await runHttpLoad(server.url, spec, shape, settleSeconds(shape, run));
+  if (settle > 0) await runHttpLoad(server.url, spec, shape, settle);
   const logFrom = fs.statSync(server.logFile).size;
   const windowStart = monotonicMicros();
   const cpuBefore = cpuMicros(server.pid);
