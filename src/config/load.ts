@@ -47,6 +47,8 @@ export function normaliseConfig(raw: unknown, { baseDir, env }: { baseDir: strin
       ...(s.streamTimeoutMs !== undefined && { streamTimeoutMs: s.streamTimeoutMs }),
       auth: s.auth!,
       allowUnknownFields: s.allowUnknownFields!,
+      maxOpenStreams: s.maxOpenStreams!,
+      keepalive: { timeMs: s.keepalive!.timeMs!, timeoutMs: s.keepalive!.timeoutMs! },
     })),
     cors: { origins: input.cors!.origins!, credentials: input.cors!.credentials!, maxAgeSeconds: input.cors!.maxAgeSeconds! },
     auth: {},

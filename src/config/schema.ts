@@ -46,6 +46,21 @@ const Protos = Type.Object(
   { additionalProperties: false, default: {} },
 );
 
+const Keepalive = Type.Object(
+  {
+    timeMs: Type.Optional(
+      Type.Integer({
+        minimum: 1000,
+        default: 300000,
+        description:
+          'Interval of HTTP/2 keepalive pings while calls are open. gRPC servers refuse pings more often than every 5 minutes by default (grpc-go and grpc-js close the connection with GOAWAY too_many_pings), so go lower only when the upstream allows it (grpc-go: keepalive.EnforcementPolicy MinTime).',
+      }),
+    ),
+    timeoutMs: Type.Optional(Type.Integer({ minimum: 1000, default: 20000, description: 'How long a keepalive ping may go unanswered before the connection is dropped.' })),
+  },
+  { additionalProperties: false, default: {}, description: 'HTTP/2 keepalive of the channel to this service.' },
+);
+
 export const AuthMode = Type.Union([Type.Literal('none'), Type.Literal('optional'), Type.Literal('required')]);
 
 const Service = Type.Object(
@@ -60,6 +75,15 @@ const Service = Type.Object(
     allowUnknownFields: Type.Optional(
       Type.Boolean({ default: false, description: 'Ignore unknown JSON fields and query parameters instead of answering 400.' }),
     ),
+    maxOpenStreams: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        default: 50,
+        description:
+          "Server streams open at once to this service; past it a new stream is a 503. Keep it below the upstream's max_concurrent_streams (HTTP/2 servers commonly allow 100), so streams never hold every slot of a connection and starve the unary calls.",
+      }),
+    ),
+    keepalive: Type.Optional(Keepalive),
   },
   { additionalProperties: false },
 );
@@ -169,6 +193,8 @@ export interface ServiceConfig {
   streamTimeoutMs?: number;
   auth: AuthModeName;
   allowUnknownFields: boolean;
+  maxOpenStreams: number;
+  keepalive: { timeMs: number; timeoutMs: number };
 }
 
 export interface JwtConfig {

@@ -45,7 +45,7 @@ const thingsContext: BoundedContext = {
   routes: [
     defineAclRoute({
       method: 'GET',
-      url: '/:code',
+      url: '/{code}',
       summary: 'A thing, failing with the given gRPC code',
       auth: 'none',
       schema: { params: Type.Object({ code: Type.String({ pattern: '^[0-9]{1,2}$' }) }) },
