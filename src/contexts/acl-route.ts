@@ -143,5 +143,5 @@ function overrideMessage(err: unknown, overrides: AclRoute<DescMessage, DescMess
   if (!(err instanceof GatewayError) || !overrides) return err;
   const message = overrides[err.status as GrpcCodeName];
   // The override replaces the upstream's wording and its details: both describe internals.
-  return message === undefined ? err : new GatewayError(err.code, message, [], { httpStatus: err.httpStatus, cause: err.cause });
+  return message === undefined ? err : err.withMessage(message);
 }
