@@ -1,6 +1,6 @@
 import { fromJson, type Message } from '@bufbuild/protobuf';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { badRequestDetail, GatewayError } from '../errors/gateway-error.js';
+import { badRequestDetail, GatewayError, unsupportedMediaTypeMessage } from '../errors/gateway-error.js';
 import type { AuthModeName } from '../config/schema.js';
 import type { CallContextFactory, Identity } from '../upstreams/call-context.js';
 import { keptIntegerLiterals } from './exact-json.js';
@@ -67,7 +67,7 @@ export function createTranscodeHandler(deps: TranscodeDeps): TranscodeHandler {
 
     const identity = deps.authenticate(request, route.auth);
     if (route.body !== undefined && request.headers['content-type'] === undefined) {
-      throw GatewayError.http(415, 'a request body must be sent as application/json');
+      throw GatewayError.http(415, unsupportedMediaTypeMessage);
     }
     const message = buildRequestMessage(route, match.params, rawQuery, route.body !== undefined ? request.body : undefined);
     const ctx = deps.calls.forCall(request, reply, identity, route.timeoutMs);
