@@ -3,9 +3,6 @@ import { codeName, grpcCodeForHttp, GrpcStatus, httpStatusOf, statusRow } from '
 /** One entry of the envelope's `details`: proto3 JSON with `@type`, or a gateway-made object. */
 export type ErrorDetail = Record<string, unknown>;
 
-/** Who a failure came from: an upstream's answer, or the gateway itself (its checks, its bugs). */
-export type ErrorOrigin = 'upstream' | 'gateway';
-
 /** The status an upstream answered with, as it wrote it: for the log, never for the client. */
 export interface UpstreamStatus {
   readonly code: GrpcStatus;
@@ -27,7 +24,10 @@ export class GatewayError extends Error {
   override name = 'GatewayError';
   readonly httpStatus: number;
   readonly headers: Record<string, string> | undefined;
-  /** Set when the error is an upstream's answer (fromUpstream). */
+  /**
+   * Set when the error is an upstream's answer (fromUpstream), unset when the gateway raised it
+   * (its checks, its bugs): the log treats the two differently.
+   */
   readonly upstream: UpstreamStatus | undefined;
 
   constructor(
@@ -44,10 +44,6 @@ export class GatewayError extends Error {
 
   get status(): string {
     return codeName(this.code);
-  }
-
-  get origin(): ErrorOrigin {
-    return this.upstream === undefined ? 'gateway' : 'upstream';
   }
 
   /** An error from the upstream: what reaches the client is what the status table allows. */
@@ -77,7 +73,7 @@ export class GatewayError extends Error {
 
   /**
    * The same failure told in other words (a route's message for a code): the details go too, as
-   * they explain the replaced message. Origin, cause and status stay, for the log.
+   * they explain the replaced message. Status, cause and the upstream's own status stay, for the log.
    */
   withMessage(message: string): GatewayError {
     return new GatewayError(this.code, message, [], { httpStatus: this.httpStatus, cause: this.cause, headers: this.headers, upstream: this.upstream });
