@@ -1,4 +1,4 @@
-import type { DescMessage, DescMethodUnary, MessageInitShape, MessageShape } from '@bufbuild/protobuf';
+import type { DescMessage, DescMethodUnary, Message, MessageInitShape, MessageShape } from '@bufbuild/protobuf';
 import type { HTTPMethods } from 'fastify';
 import type { Static, TSchema } from 'typebox';
 import type { AuthModeName } from '../config/schema.js';
@@ -27,8 +27,16 @@ export interface AclInput<S extends RouteSchemas> {
  * deadlines, cancellation, error translation and proto3 JSON output are done for it, by the
  * same pipeline as the declarative bindings.
  * Both sides are typed from the protos, so a wrongly mapped field does not compile.
+ * `Req` and `Rep` are what the mappings return (inferred by defineAclRoute).
  */
-export interface AclRoute<I extends DescMessage, O extends DescMessage, P extends DescMessage, S extends RouteSchemas> {
+export interface AclRoute<
+  I extends DescMessage,
+  O extends DescMessage,
+  P extends DescMessage,
+  S extends RouteSchemas,
+  Req = MessageInitShape<I>,
+  Rep = MessageInitShape<P>,
+> {
   method: HTTPMethods;
   /**
    * Relative to the context's prefix, in the path template syntax of google.api.http
@@ -39,10 +47,10 @@ export interface AclRoute<I extends DescMessage, O extends DescMessage, P extend
   auth: AuthModeName;
   schema: S;
   rpc: DescMethodUnary<I, O>;
-  toRequest(input: AclInput<S>): MessageInitShape<I>;
+  toRequest(input: AclInput<S>): Req;
   /** The public response message; replies are its proto3 JSON. */
   reply: P;
-  toReply(response: MessageShape<O>): MessageInitShape<P>;
+  toReply(response: MessageShape<O>): Rep;
   /** Client-facing messages that replace the upstream's, by gRPC code. */
   errors?: Partial<Record<GrpcCodeName, string>>;
   /** Overrides the service's timeoutMs. */
@@ -52,7 +60,43 @@ export interface AclRoute<I extends DescMessage, O extends DescMessage, P extend
 // Erased form kept in a context's list; defineAclRoute checks the types first.
 export type AnyAclRoute = AclRoute<DescMessage, DescMessage, DescMessage, RouteSchemas>;
 
-export function defineAclRoute<I extends DescMessage, O extends DescMessage, P extends DescMessage, S extends RouteSchemas>(route: AclRoute<I, O, P, S>): AnyAclRoute {
+/** Values taken as they are: scalars, and whole messages (already typed field by field). */
+type Opaque = string | number | bigint | boolean | Date | Uint8Array | Message | null | undefined;
+
+/** The keys of the object members of `Shape` (a union of a message and its init form, say). */
+type KeysOf<Shape> = Shape extends object ? keyof Shape : never;
+
+/** The type of key `K` in the object members of `Shape` that have it. */
+type ValueAt<Shape, K extends PropertyKey> = Shape extends object ? (K extends keyof Shape ? Shape[K] : never) : never;
+
+/** `T` with every key that `Shape` lacks, at any depth, typed `never`. */
+type Exact<Shape, T> = T extends Opaque
+  ? T
+  : T extends readonly (infer Item)[]
+    ? readonly Exact<Shape extends readonly (infer ShapeItem)[] ? ShapeItem : never, Item>[]
+    : { [K in keyof T]: K extends KeysOf<Shape> ? Exact<ValueAt<Shape, K>, T[K]> : never };
+
+/**
+ * What a mapping that returns `T` must return: `T` with no key `Shape` lacks, and `Shape` itself
+ * when `T` does not fit it. The mapping's return type is inferred and then compared as a
+ * function type, which skips TypeScript's excess property check: a misspelt `nam:` beside
+ * `name:` would compile and send an empty field.
+ */
+type Checked<Shape, T> = [T] extends [Shape] ? Exact<Shape, T> : Shape & Exact<Shape, T>;
+
+export function defineAclRoute<
+  I extends DescMessage,
+  O extends DescMessage,
+  P extends DescMessage,
+  S extends RouteSchemas,
+  Req,
+  Rep,
+>(
+  route: AclRoute<I, O, P, S, Req, Rep> & {
+    toRequest(input: AclInput<S>): NoInfer<Checked<MessageInitShape<I>, Req>>;
+    toReply(response: MessageShape<O>): NoInfer<Checked<MessageInitShape<P>, Rep>>;
+  },
+): AnyAclRoute {
   return route as unknown as AnyAclRoute;
 }
 

@@ -84,7 +84,7 @@ function rewordedErrors(overrides: Partial<Record<GrpcCodeName, string>> | undef
   if (!overrides) return (err) => err;
   return (err) => {
     const message = overrides[err.status as GrpcCodeName];
-    return message === undefined ? err : new GatewayError(err.code, message, [], { httpStatus: err.httpStatus, cause: err.cause });
+    return message === undefined ? err : err.withMessage(message);
   };
 }
 

@@ -1,6 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { AuthModeName } from '../config/schema.js';
-import { GatewayError } from '../errors/gateway-error.js';
+import { GatewayError, unsupportedMediaTypeMessage } from '../errors/gateway-error.js';
 import type { CallContextFactory, Identity } from '../upstreams/call-context.js';
 import { PathDecodeError } from './path-template.js';
 import type { CompiledRoute, RouteSet } from './route-set.js';
@@ -57,7 +57,7 @@ export function createRoutePipeline(deps: PipelineDeps): RoutePipeline {
       const url = request.raw.url ?? '/';
       const queryStart = url.indexOf('?');
       if (route.readsBody && request.headers['content-type'] === undefined) {
-        throw GatewayError.http(415, 'a request body must be sent as application/json');
+        throw GatewayError.http(415, unsupportedMediaTypeMessage);
       }
       const message = route.bind({
         params,

@@ -74,7 +74,12 @@ async function writeMessages(call: grpc.ServerWritableStream<Buffer, Buffer>, co
     if (call.cancelled) return;
     const more = call.write(answer(`m${i}-${padding}`));
     seen.written++;
-    if (!more) await Promise.race([once(call, 'drain'), once(call, 'cancelled')]);
+    if (!more) {
+      // The once() that loses the race is aborted: left pending, each wait would leave an 'error'
+      // and a 'cancelled' listener on the call (MaxListenersExceededWarning after ten).
+      const waited = new AbortController();
+      await Promise.race([once(call, 'drain', { signal: waited.signal }), once(call, 'cancelled', { signal: waited.signal })]).finally(() => waited.abort());
+    }
   }
   if (!call.cancelled) call.end();
 }
@@ -84,6 +89,12 @@ let backend: Awaited<ReturnType<typeof startMisbehavingServer>>;
 let upstream: Upstream;
 /** The observer's record of every call's final code. */
 const finished: { code: GrpcStatus }[] = [];
+/** Listener leaks, on either side, show as MaxListenersExceededWarning. */
+const listenerLeaks: string[] = [];
+const recordLeak = (warning: Error): void => {
+  if (warning.name === 'MaxListenersExceededWarning') listenerLeaks.push(warning.message);
+};
+process.on('warning', recordLeak);
 
 before(async () => {
   backend = await startMisbehavingServer();
@@ -299,5 +310,14 @@ describe('Upstream.serverStream on the channel call', () => {
     assert.deepEqual(received.ids, []);
     assert.equal(finished.length, before);
     assert.equal(backend.seen.handled.length, handledBefore);
+  });
+});
+
+describe('listeners', () => {
+  it('are not left behind on the calls (no MaxListenersExceededWarning)', async () => {
+    // Warnings are emitted on a later tick.
+    await new Promise((resolve) => setImmediate(resolve));
+    process.off('warning', recordLeak);
+    assert.deepEqual(listenerLeaks, []);
   });
 });
