@@ -101,6 +101,7 @@ export async function buildApp(config: GatewayConfig, options: BuildOptions = {}
     sseHeartbeatMs: config.server.sseHeartbeatMs,
   });
   app.decorateRequest('routeHit', undefined);
+  app.decorateRequest('identity', undefined);
   app.route({
     // Without CORS nothing else answers OPTIONS: on a known path it is a 405 with Allow like any other method.
     method: config.cors.origins.length === 0 ? [...transcodedMethods, 'OPTIONS'] : transcodedMethods,

@@ -97,19 +97,38 @@ const Cors = Type.Object(
   { additionalProperties: false, default: {} },
 );
 
+/** gRPC reserves grpc-* names, and -bin keys carry bytes, not text: neither may be configured. */
+const MetadataKey = Type.String({ pattern: '^(?!grpc-)[a-z0-9][a-z0-9._-]*(?<!-bin)$' });
+
 const Jwt = Type.Object(
   {
-    secret: Type.Optional(Type.String({ minLength: 16, description: 'HMAC secret for HS256/384/512. PORTICO_JWT_SECRET overrides it.' })),
-    publicKeyFile: Type.Optional(Type.String({ minLength: 1, description: 'PEM public key file for RS*/ES*/EdDSA tokens.' })),
-    algorithms: Type.Optional(
-      Type.Array(Type.String({ pattern: '^(HS|RS|PS|ES)(256|384|512)$|^EdDSA$' }), { minItems: 1, default: ['HS256'], description: 'Accepted algorithms; "none" is never accepted.' }),
+    secret: Type.Optional(Type.String({ minLength: 16, description: 'HMAC secret for the HS256/384/512 algorithms (and only those). PORTICO_JWT_SECRET overrides it.' })),
+    publicKeyFile: Type.Optional(
+      Type.String({ minLength: 1, description: 'PEM public key file for the RS*/PS*/ES*/EdDSA algorithms (and only those); the key type must suit every one listed.' }),
     ),
-    issuer: Type.Optional(Type.String({ description: 'Required iss claim.' })),
-    audience: Type.Optional(Type.String({ description: 'Required aud claim.' })),
+    algorithms: Type.Optional(
+      Type.Array(Type.String({ pattern: '^(HS|RS|PS|ES)(256|384|512)$|^EdDSA$' }), {
+        minItems: 1,
+        default: ['HS256'],
+        description: 'Accepted algorithms; "none" is never accepted. HS* need secret, the others publicKeyFile, and each configured key needs an algorithm of its family.',
+      }),
+    ),
+    issuer: Type.Optional(Type.String({ description: 'Required iss claim: a token without it, or with another value, is a 401.' })),
+    audience: Type.Optional(Type.String({ description: 'Required aud claim: a token without it, or without this value, is a 401.' })),
     forwardClaims: Type.Optional(
-      Type.Record(Type.String(), Type.String({ pattern: '^[a-z0-9][a-z0-9._-]*$' }), {
+      Type.Record(Type.String(), MetadataKey, {
         default: { sub: 'x-user-id' },
-        description: 'Verified claims forwarded to upstreams: claim name → gRPC metadata key.',
+        description: 'Verified claims forwarded to upstreams: claim name → gRPC metadata key (not grpc-*, not -bin). Values are percent-encoded, see "Headers and metadata".',
+      }),
+    ),
+    maxTokenBytes: Type.Optional(
+      Type.Integer({ minimum: 1, default: 8192, description: 'Longest bearer token accepted, in bytes; a longer one is a 401 before it is parsed.' }),
+    ),
+    cacheBytes: Type.Optional(
+      Type.Integer({
+        minimum: 0,
+        default: 8388608,
+        description: 'Memory budget in bytes of the verified-token cache (token text and forwarded claims); 0 turns it off. Only valid tokens are cached, never past their exp.',
       }),
     ),
   },
@@ -142,9 +161,10 @@ const Metrics = Type.Object(
 const Metadata = Type.Object(
   {
     forwardHeaders: Type.Optional(
-      Type.Array(Type.String({ pattern: '^[a-z0-9][a-z0-9._-]*$' }), {
+      Type.Array(MetadataKey, {
         default: ['accept-language', 'traceparent', 'tracestate', 'x-forwarded-for'],
-        description: 'Request headers (lower-case) copied into gRPC metadata. Hop-by-hop headers never are; x-request-id always is.',
+        description:
+          'Request headers (lower-case; not grpc-*, not -bin) copied into gRPC metadata. Hop-by-hop headers never are; x-request-id always is. x-forwarded-for means the client address the gateway saw, never the header a client wrote.',
       }),
     ),
   },
@@ -204,4 +224,11 @@ export interface JwtConfig {
   issuer?: string;
   audience?: string;
   forwardClaims: Record<string, string>;
+  maxTokenBytes: number;
+  cacheBytes: number;
+}
+
+/** HS256/384/512 verify with the shared secret; every other algorithm with the public key. */
+export function isHmacAlgorithm(algorithm: string): boolean {
+  return algorithm.startsWith('HS');
 }

@@ -25,7 +25,7 @@ export class CallContextFactory {
     return {
       signal: clientGone(reply.raw),
       deadline: deadlineOf(request, timeoutMs),
-      metadata: this.#metadata.build(request.headers, request.id, identity),
+      metadata: this.#metadata.build(request.headers, request.id, identity, request.ip),
       outcome: request,
     };
   }
