@@ -18,6 +18,7 @@ export interface TranscodeDeps {
   calls: CallContextFactory;
   streams: ActiveStreams;
   sseHeartbeatMs: number;
+  streamIdleTimeoutMs: number;
   /** Methods the hand-written route modules take at a path, for 405 and Allow. */
   handWrittenMethods(path: string): readonly string[];
 }
@@ -71,7 +72,7 @@ export function createTranscodeHandler(deps: TranscodeDeps): TranscodeHandler {
     }
     const message = buildRequestMessage(route, match.params, rawQuery, route.body !== undefined ? request.body : undefined);
     const ctx = deps.calls.forCall(request, reply, identity, route.timeoutMs);
-    if (route.streaming) return streamResponse(request, reply, route, message, ctx, deps.streams, deps.sseHeartbeatMs);
+    if (route.streaming) return streamResponse(request, reply, route, message, ctx, deps.streams, deps.sseHeartbeatMs, deps.streamIdleTimeoutMs);
 
     const response = await deps.calls.observe(request, route.upstream.unary(route.rpc, message, ctx));
     reply.header('content-type', jsonContentType);
