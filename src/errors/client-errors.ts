@@ -46,8 +46,10 @@ function methodOf(err: NodeJS.ErrnoException & { rawPacket?: Buffer }): string {
 export function createClientErrorHandler(metrics: HttpMetrics): (this: FastifyInstance, err: NodeJS.ErrnoException, socket: Socket) => void {
   return function clientErrorHandler(this: FastifyInstance, err, socket) {
     const response = (socket as Socket & { _httpMessage?: TrackedResponse | null })._httpMessage;
-    // A reset connection or a response already under way: there is no one to answer.
-    if (!socket.writable || response?.headersSent) {
+    // A reset connection, a response already under way, or a connection that timed out
+    // without sending a byte (a preconnect, made no request): there is nothing to answer.
+    const silent = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' && socket.bytesRead === 0;
+    if (!socket.writable || response?.headersSent || silent) {
       socket.destroy();
       return;
     }

@@ -90,6 +90,18 @@ describe('slow clients', () => {
     }
   });
 
+  it('closes a connection that sends nothing within headersTimeoutMs without an answer or a record', async () => {
+    const before = await requestCount('route="unmatched",method="UNKNOWN",status="408"');
+    const client = new RawClient(stack.port);
+    try {
+      await client.closedWithin(5000);
+      assert.equal(client.received, '');
+      assert.equal(await requestCount('route="unmatched",method="UNKNOWN",status="408"'), before);
+    } finally {
+      client.destroy();
+    }
+  });
+
   it('gives Node the configured timeouts, and the production defaults without config', async () => {
     const server = stack.gateway.gateway.app.server;
     assert.deepEqual([server.headersTimeout, server.requestTimeout, server.keepAliveTimeout], [headersTimeoutMs, requestTimeoutMs, 5000]);
