@@ -120,6 +120,8 @@ export function streamResponse(
       reply.header('cache-control', 'no-cache');
       if (framing === sse) {
         reply.header('x-accel-buffering', 'no');
+        // The first heartbeat goes at once: Node sends the headers with the first bytes.
+        stream.write(': heartbeat\n\n');
         heartbeat = setInterval(() => stream.write(': heartbeat\n\n') || watchIdle(stream), heartbeatMs);
         heartbeat.unref();
       }

@@ -151,7 +151,7 @@ describe('Server-Sent Events', () => {
     assert.equal(response.status, 200);
     assert.match(response.headers['content-type'] ?? '', /^text\/event-stream(;|$)/);
     assert.equal(response.headers['x-accel-buffering'], 'no');
-    assert.match(response.body, /^data: \{"index":0,/);
+    assert.match(response.body, /^: heartbeat\n\ndata: \{"index":0,/);
     assert.deepEqual(sseEvents(response.body), [
       ['message', { index: 0, big: big(0), text: 's', kind: 'KIND_ALPHA' }],
       ['message', { index: 1, big: big(1), text: 's', kind: 'KIND_ALPHA' }],
@@ -160,7 +160,7 @@ describe('Server-Sent Events', () => {
 
   it('flushes each event as it arrives', async () => {
     const response = await timedGet('/v1/stream?count=2&interval_ms=300', { accept: 'text/event-stream' });
-    const first = response.chunks[0]!;
+    const first = response.chunks.find((c) => c.text.includes('data: '))!;
     assert.match(first.text, /^data: \{"index":0,/);
     assert.ok(response.endedAt - first.at >= 200, `first event only ${Math.round(response.endedAt - first.at)} ms before the end`);
   });
@@ -183,14 +183,6 @@ describe('Server-Sent Events', () => {
     ]);
   });
 
-  it('sends its 200 headers and heartbeats at once, before a late first message', async () => {
-    const response = await timedGet('/v1/stream?count=1&first_delay_ms=450&text=late', { accept: 'text/event-stream' });
-    assert.equal(response.status, 200);
-    assert.match(response.headers['content-type'] ?? '', /^text\/event-stream(;|$)/);
-    assert.equal(response.chunks[0]?.text, ': heartbeat\n\n', 'a heartbeat comes before the first event');
-    assert.deepEqual(sseEvents(response.body), [['message', { index: 0, big: big(0), text: 'late', kind: 'KIND_ALPHA' }]]);
-  });
-
   it('answers an error before the first message with 200 and an "error" event holding the envelope', async () => {
     const response = await timedGet('/v1/stream?count=0&fail_code=7&fail_message=not+yours', { accept: 'text/event-stream', 'x-request-id': 'sse-early-err' });
     assert.equal(response.status, 200);
@@ -201,6 +193,36 @@ describe('Server-Sent Events', () => {
     const access = stack.gateway.logs.find((l) => l['requestId'] === 'sse-early-err' && l['msg'] === 'request completed');
     assert.equal(access?.['status'], 200);
     assert.equal(access?.['upstreamCode'], 'PERMISSION_DENIED');
+  });
+});
+
+describe('an SSE stream whose first message comes late', () => {
+  // The default heartbeat (15 s): the headers must not wait for the first heartbeat either.
+  let lateStack: Stack;
+  before(async () => {
+    lateStack = await startStack({ streamTimeoutMs: 60_000 });
+  });
+  after(async () => {
+    await lateStack.close();
+  });
+
+  it('sends its 200 headers and a heartbeat at once, before a late first message', async () => {
+    const response = await new Promise<http.IncomingMessage>((resolve, reject) => {
+      http.get({ host: '127.0.0.1', port: lateStack.port, path: '/v1/stream?count=1&first_delay_ms=600&text=late', headers: { accept: 'text/event-stream', 'x-request-id': 'sse-late' }, agent: false }, resolve).on('error', reject);
+    });
+    try {
+      const call = lateStack.upstream.calls.find((c) => c.metadata.get('x-request-id')[0] === 'sse-late');
+      assert.equal(call?.sent ?? 0, 0, 'the headers came before the upstream sent anything');
+      assert.equal(response.statusCode, 200);
+      assert.match(response.headers['content-type'] ?? '', /^text\/event-stream(;|$)/);
+      response.setEncoding('utf8');
+      const chunks: string[] = [];
+      for await (const chunk of response as AsyncIterable<string>) chunks.push(chunk);
+      assert.match(chunks[0]!, /^: heartbeat\n\n/, 'a heartbeat comes before the first event');
+      assert.deepEqual(sseEvents(chunks.join('')), [['message', { index: 0, big: big(0), text: 'late', kind: 'KIND_ALPHA' }]]);
+    } finally {
+      response.destroy();
+    }
   });
 });
 
