@@ -21,6 +21,7 @@ export function connectionTimeoutOptions(server: GatewayConfig['server']): { req
     keepAliveTimeout: server.keepAliveTimeoutMs,
     http: {
       headersTimeout: server.headersTimeoutMs,
+      // Also here, not only through Fastify: Node checks headersTimeout against it on construction.
       requestTimeout: server.requestTimeoutMs,
       connectionsCheckingInterval: checkingIntervalMs(server),
       // Node's own answer to a request without Host is a bare 400; the gateway answers it with

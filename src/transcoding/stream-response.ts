@@ -122,7 +122,9 @@ export function streamResponse(
         reply.header('x-accel-buffering', 'no');
         // The first heartbeat goes at once: Node sends the headers with the first bytes.
         stream.write(': heartbeat\n\n');
-        heartbeat = setInterval(() => stream.write(': heartbeat\n\n') || watchIdle(stream), heartbeatMs);
+        heartbeat = setInterval(() => {
+          if (!stream.write(': heartbeat\n\n')) watchIdle(stream);
+        }, heartbeatMs);
         heartbeat.unref();
       }
       untrack = streams.add((err) => {
