@@ -56,6 +56,12 @@ export function createClientErrorHandler(metrics: HttpMetrics): (this: FastifyIn
     const refusal = refusalOf(err);
     const reply = response?.[replyOfResponse];
     if (reply && !reply.sent) {
+      if (!response!.req.readableFlowing) {
+        // The handler runs without reading the body (a GET that sends one): its answer would
+        // follow ours, so the connection is cut; the call is cancelled and logged as a hang-up.
+        socket.destroy();
+        return;
+      }
       // Fastify is reading this request's body: its reply carries the request id, and its
       // access line and metric the route.
       reply.header('connection', 'close');

@@ -90,6 +90,23 @@ describe('slow clients', () => {
     }
   });
 
+  it('cuts a GET whose unread body trickles past requestTimeoutMs while its handler runs, answering once', async () => {
+    const client = new RawClient(stack.port);
+    try {
+      client.write('GET /v1/sleep/800 HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-length: 100000\r\nx-request-id: get-with-body\r\n\r\n');
+      await client.trickle(' '.repeat(500), 40);
+      await client.closedWithin(5000);
+      assert.deepEqual(client.responses, []);
+      const access = await accessLine('get-with-body');
+      assert.equal(access['status'], 499);
+      await stack.upstream.cancellation('Sleep', 5000);
+      assert.equal(stack.gateway.logs.filter((l) => l['requestId'] === 'get-with-body' && l['msg'] === 'request completed').length, 1);
+      assert.ok(!stack.gateway.logs.some((l) => l['requestId'] === 'get-with-body' && (l['level'] as number) >= 40), 'no warning or error logged');
+    } finally {
+      client.destroy();
+    }
+  });
+
   it('closes a connection that sends nothing within headersTimeoutMs without an answer or a record', async () => {
     const before = await requestCount('route="unmatched",method="UNKNOWN",status="408"');
     const client = new RawClient(stack.port);
