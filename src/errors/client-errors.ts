@@ -10,12 +10,17 @@ import { GrpcStatus } from './status-codes.js';
 
 /** The reply Fastify is building on a response, so a refusal can answer through it. */
 const replyOfResponse = Symbol('portico.reply');
+/** The last request a connection carried, so a refusal can tell whether it was answered already. */
+const lastRequestOfSocket = Symbol('portico.lastRequest');
 
 type TrackedResponse = http.ServerResponse & { [replyOfResponse]?: FastifyReply };
+type TrackedSocket = Socket & { _httpMessage?: TrackedResponse | null; [lastRequestOfSocket]?: http.IncomingMessage };
 
 /** Called for every request (connection-policy.ts): a timeout while its body arrives answers through Fastify. */
 export function trackReply(reply: FastifyReply): void {
   (reply.raw as TrackedResponse)[replyOfResponse] = reply;
+  const socket = reply.request.raw.socket as TrackedSocket | null;
+  if (socket) socket[lastRequestOfSocket] = reply.request.raw;
 }
 
 function refusalOf(err: NodeJS.ErrnoException): GatewayError {
@@ -45,10 +50,13 @@ function methodOf(err: NodeJS.ErrnoException & { rawPacket?: Buffer }): string {
  */
 export function createClientErrorHandler(metrics: HttpMetrics): (this: FastifyInstance, err: NodeJS.ErrnoException, socket: Socket) => void {
   return function clientErrorHandler(this: FastifyInstance, err, socket) {
-    const response = (socket as Socket & { _httpMessage?: TrackedResponse | null })._httpMessage;
-    // A reset connection, a response already under way, or a connection that timed out
-    // without sending a byte (a preconnect, made no request): there is nothing to answer.
-    const silent = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' && socket.bytesRead === 0;
+    const tracked = socket as TrackedSocket;
+    const response = tracked._httpMessage;
+    // A reset connection, a response already under way, a connection that timed out without
+    // sending a byte (a preconnect, made no request), or one whose request was answered (an
+    // early 404 or 413) while its body still trickles in: there is nothing to answer.
+    const silent =
+      err.code === 'ERR_HTTP_REQUEST_TIMEOUT' && (socket.bytesRead === 0 || (!response && tracked[lastRequestOfSocket]?.complete === false));
     if (!socket.writable || response?.headersSent || silent) {
       socket.destroy();
       return;

@@ -107,6 +107,23 @@ describe('slow clients', () => {
     }
   });
 
+  it('closes without a second answer a connection whose request was answered while its body trickles', async () => {
+    const before = await requestCount('route="unmatched",method="UNKNOWN",status="408"');
+    const client = new RawClient(stack.port);
+    try {
+      client.write('POST /v1/nowhere HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\ncontent-length: 100000\r\n\r\n{');
+      await client.trickle(' '.repeat(500), 40);
+      await client.closedWithin(5000);
+      assert.deepEqual(
+        client.responses.map((r) => r.status),
+        [404],
+      );
+      assert.equal(await requestCount('route="unmatched",method="UNKNOWN",status="408"'), before);
+    } finally {
+      client.destroy();
+    }
+  });
+
   it('closes a connection that sends nothing within headersTimeoutMs without an answer or a record', async () => {
     const before = await requestCount('route="unmatched",method="UNKNOWN",status="408"');
     const client = new RawClient(stack.port);
