@@ -27,7 +27,7 @@ describe('shutdown on a kept-alive connection', () => {
       await waitFor(() => client.responses.length === 1);
       assert.equal(client.responses[0]!.headers['connection'], 'keep-alive');
 
-      const draining = drain(stack.gateway.gateway, { delayMs: 500, graceMs: 1000 });
+      const draining = drain(stack.gateway.gateway, { delayMs: 2000, graceMs: 1000 });
       await waitFor(() => stack!.gateway.gateway.readiness.draining);
       client.write(get('/v1/items/during-drain', 'during-drain'));
       await client.closedWithin(5000);
@@ -45,7 +45,7 @@ describe('shutdown on a kept-alive connection', () => {
     const busy = new RawClient(stack.port);
     const late = new RawClient(stack.port);
     try {
-      busy.write(get('/v1/sleep/400', 'in-flight'));
+      busy.write(get('/v1/sleep/1500', 'in-flight'));
       // The late request's headers are half sent, so its connection is not idle when closing starts.
       late.write('GET /v1/items/late HTTP/1.1\r\nhost: 127.0.0.1\r\n');
       await waitFor(() => stack!.upstream.calls.some((c) => c.method === 'Sleep'));
