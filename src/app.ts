@@ -2,8 +2,11 @@ import http from 'node:http';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { GatewayConfig } from './config/schema.js';
 import type { BoundedContext } from './contexts/acl-route.js';
-import { clientErrorHandler, frameworkErrorHandler, installErrorHandling } from './errors/error-handler.js';
+import { createClientErrorHandler } from './errors/client-errors.js';
+import { frameworkErrorHandler, installErrorHandling } from './errors/error-handler.js';
 import { GatewayError } from './errors/gateway-error.js';
+import connectionPolicy from './lifecycle/connection-policy.js';
+import { connectionTimeoutOptions } from './lifecycle/connection-timeouts.js';
 import { healthRoutes } from './lifecycle/health-routes.js';
 import { LiveRoutes } from './lifecycle/live-routes.js';
 import { Readiness } from './lifecycle/readiness.js';
@@ -49,16 +52,19 @@ const jsonMediaType = /^application\/(?:[\w.-]+\+)?json\s*(?:;.*)?$/i;
 /** Builds the gateway from a validated config; server.ts and the tests both call this. */
 export async function buildApp(config: GatewayConfig, options: BuildOptions = {}): Promise<Gateway> {
   const gatewayLogger = options.logger === undefined ? createGatewayLogger(config.logging.level) : undefined;
+  const metrics = config.metrics.enabled ? new GatewayMetrics() : undefined;
   const app = Fastify({
     ...(gatewayLogger ? { loggerInstance: gatewayLogger.logger as FastifyBaseLogger } : { logger: options.logger }),
     genReqId: requestIdOf,
     // One access line per request (observability/http-observability.ts) instead of Fastify's two.
     logController: new LogController({ requestIdLogLabel: 'requestId', disableRequestLogging: true }),
     bodyLimit: config.server.bodyLimit,
-    clientErrorHandler,
+    clientErrorHandler: createClientErrorHandler(metrics ?? noMetrics),
     frameworkErrors: frameworkErrorHandler,
     forceCloseConnections: 'idle',
-    return503OnClosing: true,
+    // lifecycle/connection-policy.ts answers requests that arrive while closing, with the envelope.
+    return503OnClosing: false,
+    ...connectionTimeoutOptions(config.server),
   });
   installErrorHandling(app);
 
@@ -72,13 +78,13 @@ export async function buildApp(config: GatewayConfig, options: BuildOptions = {}
     }
   });
 
-  const metrics = config.metrics.enabled ? new GatewayMetrics() : undefined;
   const live = new LiveRoutes(config, metrics ?? noMetrics, app.log, options.contexts);
   const readiness = new Readiness(() => live.current.version);
   const streams = new ActiveStreams();
   const calls = new CallContextFactory(config.metadata.forwardHeaders, Object.values(config.auth.jwt?.forwardClaims ?? {}));
 
   await app.register(httpObservability, { metrics: metrics ?? noMetrics });
+  await app.register(connectionPolicy, { readiness });
   await app.register(corsPlugin, { cors: config.cors });
   await app.register(authPlugin, { jwt: config.auth.jwt });
   await app.register(healthRoutes, { readiness });
@@ -99,6 +105,7 @@ export async function buildApp(config: GatewayConfig, options: BuildOptions = {}
     calls,
     streams,
     sseHeartbeatMs: config.server.sseHeartbeatMs,
+    streamIdleTimeoutMs: config.server.streamIdleTimeoutMs,
   });
   app.decorateRequest('routeHit', undefined);
   app.decorateRequest('identity', undefined);

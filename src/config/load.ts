@@ -36,7 +36,16 @@ export function normaliseConfig(raw: unknown, { baseDir, env }: { baseDir: strin
 
   const server = input.server!;
   const config: GatewayConfig = {
-    server: { port: server.port!, host: server.host!, bodyLimit: server.bodyLimit!, sseHeartbeatMs: server.sseHeartbeatMs! },
+    server: {
+      port: server.port!,
+      host: server.host!,
+      bodyLimit: server.bodyLimit!,
+      sseHeartbeatMs: server.sseHeartbeatMs!,
+      headersTimeoutMs: server.headersTimeoutMs!,
+      requestTimeoutMs: server.requestTimeoutMs!,
+      keepAliveTimeoutMs: server.keepAliveTimeoutMs!,
+      streamIdleTimeoutMs: server.streamIdleTimeoutMs!,
+    },
     shutdown: { delayMs: input.shutdown!.delayMs!, graceMs: input.shutdown!.graceMs! },
     protos: { includeDirs: input.protos!.includeDirs!.map((dir) => path.resolve(baseDir, dir)) },
     services: input.services!.map((s) => ({
@@ -64,6 +73,11 @@ export function normaliseConfig(raw: unknown, { baseDir, env }: { baseDir: strin
     else config.server.port = port;
   }
   if (env['LOG_LEVEL']) config.logging.level = env['LOG_LEVEL'];
+
+  // Node refuses to start a server whose headers timeout outlasts its request timeout.
+  if (config.server.headersTimeoutMs > config.server.requestTimeoutMs) {
+    problems.push(`server.headersTimeoutMs: must be at most server.requestTimeoutMs (${config.server.requestTimeoutMs}), got ${config.server.headersTimeoutMs}`);
+  }
 
   const names = new Set<string>();
   config.services.forEach((s, i) => {

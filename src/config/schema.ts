@@ -18,6 +18,34 @@ const Server = Type.Object(
     sseHeartbeatMs: Type.Optional(
       Type.Integer({ minimum: 100, maximum: 15000, default: 15000, description: 'Interval of the comment lines that keep Server-Sent Events streams alive through proxies.' }),
     ),
+    headersTimeoutMs: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        default: 10000,
+        description: 'Time a client has to send the request line and headers; slower is a 408 and the connection is closed. At most requestTimeoutMs.',
+      }),
+    ),
+    requestTimeoutMs: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        default: 30000,
+        description: 'Time a client has to send a whole request, body included (a 1 MiB body at 35 KiB/s); slower is a 408 and the connection is closed. Responses and streams are not limited by it.',
+      }),
+    ),
+    keepAliveTimeoutMs: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        default: 65000,
+        description: 'How long an idle keep-alive connection stays open. Above the 60 s idle timeout of common load balancers (AWS ALB, nginx ingress), so the gateway never closes a connection they are about to reuse.',
+      }),
+    ),
+    streamIdleTimeoutMs: Type.Optional(
+      Type.Integer({
+        minimum: 0,
+        default: 60000,
+        description: 'A streaming response whose client has read nothing for this long (the socket cannot take more) is cut and its upstream call cancelled; 0 never cuts.',
+      }),
+    ),
   },
   { additionalProperties: false, default: {} },
 );
@@ -191,7 +219,17 @@ export type AuthModeName = Static<typeof AuthMode>;
 
 /** The configuration after defaults, environment overrides and path resolution. */
 export interface GatewayConfig {
-  server: { port: number; host: string; bodyLimit: number; sseHeartbeatMs: number };
+  server: {
+    port: number;
+    host: string;
+    bodyLimit: number;
+    sseHeartbeatMs: number;
+    headersTimeoutMs: number;
+    requestTimeoutMs: number;
+    keepAliveTimeoutMs: number;
+    /** 0 when streams are never cut for an unread client. */
+    streamIdleTimeoutMs: number;
+  };
   shutdown: { delayMs: number; graceMs: number };
   protos: { includeDirs: string[] };
   services: ServiceConfig[];

@@ -1,6 +1,4 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, FastifySchemaValidationError } from 'fastify';
-import type { Socket } from 'node:net';
-import { randomUUID } from 'node:crypto';
 import { badRequestDetail, errorEnvelope, GatewayError } from './gateway-error.js';
 import { codeName } from './status-codes.js';
 
@@ -90,26 +88,4 @@ function logError(request: FastifyRequest, err: GatewayError): void {
   } else {
     request.log.error({ err: err.cause ?? err, status: err.status }, err.message);
   }
-}
-
-/**
- * Errors Node's HTTP parser raises before Fastify sees a request (headers over 16 KiB,
- * malformed requests) still get the envelope.
- */
-export function clientErrorHandler(err: NodeJS.ErrnoException, socket: Socket): void {
-  if (!socket.writable) {
-    socket.destroy();
-    return;
-  }
-  const tooLarge = err.code === 'HPE_HEADER_OVERFLOW';
-  const gatewayError = tooLarge
-    ? GatewayError.http(431, 'request headers are too large (16 KiB at most)')
-    : GatewayError.http(400, 'malformed HTTP request');
-  const requestId = randomUUID();
-  const body = JSON.stringify(errorEnvelope(gatewayError, requestId));
-  socket.end(
-    `HTTP/1.1 ${gatewayError.httpStatus} ${tooLarge ? 'Request Header Fields Too Large' : 'Bad Request'}\r\n` +
-      `content-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\n` +
-      `x-request-id: ${requestId}\r\nconnection: close\r\n\r\n${body}`,
-  );
 }

@@ -7,6 +7,8 @@ import type { GatewayConfig } from '../config/schema.js';
  * Graceful shutdown on SIGTERM/SIGINT: readiness turns 503 at once, the listener keeps
  * serving for delayMs (so load balancers stop sending first), then stops accepting; requests
  * in flight finish, streams are ended when graceMs runs out, the channels close, exit 0.
+ * Responses from SIGTERM on say `Connection: close`, and requests that still arrive on open
+ * connections once the listener has closed get a 503 envelope (lifecycle/connection-policy.ts).
  */
 export function drainOnSignals(gateway: Gateway, shutdown: GatewayConfig['shutdown']): void {
   closeWithGrace(

@@ -13,6 +13,7 @@ export interface PipelineDeps {
   calls: CallContextFactory;
   streams: ActiveStreams;
   sseHeartbeatMs: number;
+  streamIdleTimeoutMs: number;
 }
 
 const jsonContentType = 'application/json; charset=utf-8';
@@ -67,7 +68,7 @@ export function createRoutePipeline(deps: PipelineDeps): RoutePipeline {
       });
       const ctx = deps.calls.forCall(request, reply, request.identity, route.timeoutMs);
       const call = { service: route.service, rpc: route.rpc, request: message, ctx };
-      if (route.streaming) return streamResponse(request, reply, route, call, deps.streams, deps.sseHeartbeatMs);
+      if (route.streaming) return streamResponse(request, reply, route, call, deps.streams, deps.sseHeartbeatMs, deps.streamIdleTimeoutMs);
 
       let response;
       try {

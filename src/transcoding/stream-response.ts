@@ -2,7 +2,7 @@ import { PassThrough } from 'node:stream';
 import type { Message } from '@bufbuild/protobuf';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { errorEnvelope, GatewayError } from '../errors/gateway-error.js';
-import { codeName, GrpcStatus } from '../errors/status-codes.js';
+import { GrpcStatus } from '../errors/status-codes.js';
 import type { UpstreamCall } from '../upstreams/upstream-client.js';
 import type { UpstreamStream } from '../upstreams/upstream.js';
 import type { GatewayRoute } from './route-set.js';
@@ -46,8 +46,11 @@ const sse: Framing = {
 
 /**
  * Relays a server stream as NDJSON, or as Server-Sent Events when the client asks for
- * text/event-stream. Nothing is sent until the first message arrives, so an error before it
- * is an ordinary error response; an error after it becomes a last frame holding the envelope.
+ * text/event-stream. NDJSON sends nothing until the first message arrives, so an error before
+ * it is an ordinary error response. SSE sends its headers and heartbeats at once, so that
+ * proxies do not cut a stream whose first message comes late; an error before the first
+ * message is then an `error` event. After the headers, an error becomes a last frame holding
+ * the envelope.
  */
 export function streamResponse(
   request: FastifyRequest,
@@ -57,6 +60,8 @@ export function streamResponse(
   streams: ActiveStreams,
   /** SSE comments keep proxies and browsers from timing out an idle stream. */
   heartbeatMs: number,
+  /** How long the client may read nothing while data waits for it before the stream is cut; 0 never cuts. */
+  idleTimeoutMs: number,
 ): Promise<FastifyReply> {
   const framing = (request.headers.accept ?? '').includes('text/event-stream') ? sse : ndjson;
 
@@ -64,6 +69,7 @@ export function streamResponse(
     let out: PassThrough | undefined;
     let heartbeat: NodeJS.Timeout | undefined;
     let untrack: (() => void) | undefined;
+    let idle: NodeJS.Timeout | undefined;
     // Messages that arrive in the same turn of the event loop (grpc-js often delivers several
     // from one HTTP/2 read) leave in one write: a syscall per message dominated the cost.
     const pending: string[] = [];
@@ -78,16 +84,31 @@ export function streamResponse(
         // Backpressure: stop reading from the upstream until the client catches up.
         call.pause();
         out.once('drain', () => call.resume());
+        watchIdle(out);
       }
+    };
+    // A client that reads nothing would hold its socket and the upstream call forever.
+    const watchIdle = (stream: PassThrough): void => {
+      if (idleTimeoutMs === 0 || idle) return;
+      idle = setTimeout(() => {
+        request.log.info({ idleTimeoutMs }, 'stream cut: the client read nothing for server.streamIdleTimeoutMs');
+        reply.raw.destroy();
+        call.cancel();
+      }, idleTimeoutMs);
+      idle.unref();
+      stream.once('drain', () => {
+        clearTimeout(idle);
+        idle = undefined;
+      });
     };
     const finish = (): void => {
       flush();
       if (heartbeat) clearInterval(heartbeat);
+      clearTimeout(idle);
       untrack?.();
       if (out && !out.writableEnded) out.end();
     };
     const writeError = (err: GatewayError): void => {
-      request.upstreamCode = err.status;
       flush();
       if (out && !out.writableEnded) out.write(framing.error(JSON.stringify(errorEnvelope(err, request.id))));
       finish();
@@ -98,7 +119,11 @@ export function streamResponse(
       reply.header('cache-control', 'no-cache');
       if (framing === sse) {
         reply.header('x-accel-buffering', 'no');
-        heartbeat = setInterval(() => stream.write(': heartbeat\n\n'), heartbeatMs);
+        // The first heartbeat goes at once: Node sends the headers with the first bytes.
+        stream.write(': heartbeat\n\n');
+        heartbeat = setInterval(() => {
+          if (!stream.write(': heartbeat\n\n')) watchIdle(stream);
+        }, heartbeatMs);
         heartbeat.unref();
       }
       untrack = streams.add((err) => {
@@ -123,13 +148,12 @@ export function streamResponse(
       },
       end: (err) => {
         if (!err) {
-          request.upstreamCode = codeName(GrpcStatus.OK);
           out ??= open();
           finish();
           return;
         }
         if (!out) {
-          request.upstreamCode = err.status;
+          // NDJSON before its first message: an ordinary error response.
           reject(err);
           return;
         }
@@ -138,5 +162,6 @@ export function streamResponse(
         else writeError(err);
       },
     });
+    if (framing === sse) out = open();
   });
 }

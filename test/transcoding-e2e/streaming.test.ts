@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
+import { waitFor } from '../support/wait.js';
 import { assertEnvelope, rawRequest, request, startStack, type Stack } from './harness.js';
 
 /*
@@ -149,7 +151,7 @@ describe('Server-Sent Events', () => {
     assert.equal(response.status, 200);
     assert.match(response.headers['content-type'] ?? '', /^text\/event-stream(;|$)/);
     assert.equal(response.headers['x-accel-buffering'], 'no');
-    assert.match(response.body, /^data: \{"index":0,/);
+    assert.match(response.body, /^(: heartbeat\n\n)+data: \{"index":0,/);
     assert.deepEqual(sseEvents(response.body), [
       ['message', { index: 0, big: big(0), text: 's', kind: 'KIND_ALPHA' }],
       ['message', { index: 1, big: big(1), text: 's', kind: 'KIND_ALPHA' }],
@@ -158,7 +160,7 @@ describe('Server-Sent Events', () => {
 
   it('flushes each event as it arrives', async () => {
     const response = await timedGet('/v1/stream?count=2&interval_ms=300', { accept: 'text/event-stream' });
-    const first = response.chunks[0]!;
+    const first = response.chunks.find((c) => c.text.includes('data: '))!;
     assert.match(first.text, /^data: \{"index":0,/);
     assert.ok(response.endedAt - first.at >= 200, `first event only ${Math.round(response.endedAt - first.at)} ms before the end`);
   });
@@ -182,10 +184,46 @@ describe('Server-Sent Events', () => {
     ]);
   });
 
-  it('answers an error before the first message as an ordinary error response', async () => {
-    const response = await request(stack, '/v1/stream?count=0&fail_code=7&fail_message=not+yours', { headers: { accept: 'text/event-stream' } });
-    const envelope = assertEnvelope(response, 403, 'PERMISSION_DENIED');
-    assert.equal(envelope.message, 'not yours');
+  it('answers an error before the first message with 200 and an "error" event holding the envelope', async () => {
+    const response = await timedGet('/v1/stream?count=0&fail_code=7&fail_message=not+yours', { accept: 'text/event-stream', 'x-request-id': 'sse-early-err' });
+    assert.equal(response.status, 200);
+    assert.deepEqual(sseEvents(response.body), [
+      ['error', { error: { code: 403, status: 'PERMISSION_DENIED', message: 'not yours', requestId: 'sse-early-err', details: [] } }],
+    ]);
+    await waitFor(() => stack.gateway.logs.some((l) => l['requestId'] === 'sse-early-err' && l['msg'] === 'request completed'));
+    const access = stack.gateway.logs.find((l) => l['requestId'] === 'sse-early-err' && l['msg'] === 'request completed');
+    assert.equal(access?.['status'], 200);
+    assert.equal(access?.['upstreamCode'], 'PERMISSION_DENIED');
+  });
+});
+
+describe('an SSE stream whose first message comes late', () => {
+  // The default heartbeat (15 s): the headers must not wait for the first heartbeat either.
+  let lateStack: Stack;
+  before(async () => {
+    lateStack = await startStack({ streamTimeoutMs: 60_000 });
+  });
+  after(async () => {
+    await lateStack.close();
+  });
+
+  it('sends its 200 headers and a heartbeat at once, before a late first message', async () => {
+    const response = await new Promise<http.IncomingMessage>((resolve, reject) => {
+      http.get({ host: '127.0.0.1', port: lateStack.port, path: '/v1/stream?count=1&first_delay_ms=600&text=late', headers: { accept: 'text/event-stream', 'x-request-id': 'sse-late' }, agent: false }, resolve).on('error', reject);
+    });
+    try {
+      const call = lateStack.upstream.calls.find((c) => c.metadata.get('x-request-id')[0] === 'sse-late');
+      assert.equal(call?.sent ?? 0, 0, 'the headers came before the upstream sent anything');
+      assert.equal(response.statusCode, 200);
+      assert.match(response.headers['content-type'] ?? '', /^text\/event-stream(;|$)/);
+      response.setEncoding('utf8');
+      const chunks: string[] = [];
+      for await (const chunk of response as AsyncIterable<string>) chunks.push(chunk);
+      assert.match(chunks[0]!, /^: heartbeat\n\n/, 'a heartbeat comes before the first event');
+      assert.deepEqual(sseEvents(chunks.join('')), [['message', { index: 0, big: big(0), text: 'late', kind: 'KIND_ALPHA' }]]);
+    } finally {
+      response.destroy();
+    }
   });
 });
 
@@ -265,6 +303,40 @@ describe('a client that reads slowly', () => {
       assert.equal(call.finished, true);
     } finally {
       response.destroy();
+    }
+  });
+});
+
+describe('a client that reads nothing', () => {
+  const idleTimeoutMs = 300;
+  let idleStack: Stack;
+  before(async () => {
+    idleStack = await startStack({ streamTimeoutMs: 60_000 }, { server: { streamIdleTimeoutMs: idleTimeoutMs } });
+  });
+  after(async () => {
+    await idleStack.close();
+  });
+
+  it('is cut after server.streamIdleTimeoutMs, and its upstream call is cancelled', async () => {
+    const socket = net.connect(idleStack.port, '127.0.0.1');
+    const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    socket.on('error', () => {});
+    try {
+      socket.pause();
+      const text = 'x'.repeat(2000);
+      socket.write(`GET /v1/stream?count=20000&text=${text} HTTP/1.1\r\nhost: 127.0.0.1\r\nx-request-id: never-reads\r\n\r\n`);
+      const call = await idleStack.upstream.cancellation('StreamItems', 15_000);
+      assert.equal(call.finished, false);
+      assert.ok(call.sent < 20_000, `the upstream was cut at ${call.sent} messages`);
+      // Reading now finds the connection closed by the gateway.
+      socket.resume();
+      await closed;
+      await waitFor(() => idleStack.gateway.logs.some((l) => l['requestId'] === 'never-reads' && l['msg'] === 'request completed'));
+      const cut = idleStack.gateway.logs.find((l) => l['requestId'] === 'never-reads' && typeof l['msg'] === 'string' && (l['msg'] as string).startsWith('stream cut'));
+      assert.ok(cut, 'a log line says why the stream was cut');
+      assert.equal(idleStack.gateway.gateway.streams.size, 0);
+    } finally {
+      socket.destroy();
     }
   });
 });
