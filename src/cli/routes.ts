@@ -5,9 +5,10 @@ import { boundedContexts } from '../contexts/index.js';
 import { LiveRoutes } from '../lifecycle/live-routes.js';
 
 /*
- * `npm run routes -- --config <file>`: every exposed binding with its RPC, the hand-written
- * routes, and the RPCs that are not exposed with the reason. Channels are created but never
- * used (grpc-js connects lazily), so no upstream needs to be up.
+ * `npm run routes -- --config <file>`: every route with its RPC (declarative bindings and route
+ * modules alike, by path template), then the RPCs that are not exposed and the contexts not
+ * mounted, with the reason. Channels are created but never used (grpc-js connects lazily), so
+ * no upstream needs to be up.
  */
 const { values } = parseArgs({ options: { config: { type: 'string' } } });
 if (!values.config) {
@@ -16,25 +17,15 @@ if (!values.config) {
 }
 try {
   const config = loadConfigFile(values.config);
-  const live = new LiveRoutes(config, { callFinished: () => {} }, pino({ level: 'silent' }));
+  const live = new LiveRoutes(config, { callFinished: () => {} }, pino({ level: 'silent' }), boundedContexts);
   const { routes } = live.current;
-  const handWritten = new Map<string, string>();
-  for (const context of boundedContexts) {
-    if (!config.services.some((s) => s.name === context.service)) continue;
-    for (const route of context.routes) {
-      const url = `${context.prefix}${route.url === '/' ? '' : route.url}`;
-      handWritten.set(route.rpc.parent.typeName + '.' + route.rpc.name, `${route.method} ${url}`);
-      console.log(`${route.method.padEnd(7)} ${url.padEnd(48)} ${route.rpc.parent.typeName}.${route.rpc.name} (route module ${context.name})`);
-    }
+  for (const { method, template, value: route } of routes.table.entries) {
+    const rpc = `${route.rpc.method.parent.typeName}.${route.rpc.name}`;
+    const kind = route.kind === 'route-module' ? ` (route module ${route.context})` : route.streaming ? ' (server stream)' : '';
+    console.log(`${method.padEnd(7)} ${template.text.padEnd(48)} ${rpc}${kind}`);
   }
-  for (const entry of routes.table.entries) {
-    const rpc = `${entry.value.rpc.method.parent.typeName}.${entry.value.rpc.name}`;
-    const kind = entry.value.streaming ? ' (server stream)' : '';
-    console.log(`${entry.method.padEnd(7)} ${entry.template.text.padEnd(48)} ${rpc}${kind}`);
-  }
-  for (const { rpc, reason } of routes.unexposed) {
-    if (!handWritten.has(rpc)) console.log(`-       ${'(not exposed)'.padEnd(48)} ${rpc}: ${reason}`);
-  }
+  for (const { rpc, reason } of routes.unexposed) console.log(`-       ${'(not exposed)'.padEnd(48)} ${rpc}: ${reason}`);
+  for (const { context, reason } of routes.unmounted) console.log(`-       ${'(not mounted)'.padEnd(48)} route modules of ${context}: ${reason}`);
   live.close();
 } catch (err) {
   console.error(`portico: ${(err as Error).message}`);

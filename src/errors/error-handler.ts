@@ -1,5 +1,5 @@
-import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, FastifySchemaValidationError } from 'fastify';
-import { badRequestDetail, errorEnvelope, GatewayError } from './gateway-error.js';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { errorEnvelope, GatewayError } from './gateway-error.js';
 import { codeName } from './status-codes.js';
 
 /**
@@ -7,56 +7,12 @@ import { codeName } from './status-codes.js';
  * envelope with the request id. Causes are logged, never sent.
  */
 export function installErrorHandling(app: FastifyInstance): void {
-  app.setErrorHandler((err: FastifyError, request, reply) => sendError(request, reply, normalise(err)));
+  // Request validation is the route pipeline's (no Fastify route has a schema), so nothing here is Ajv's.
+  app.setErrorHandler((err: FastifyError, request, reply) => sendError(request, reply, GatewayError.from(err)));
   app.setNotFoundHandler((request, reply) => {
     const path = (request.raw.url ?? '/').split('?')[0];
     return sendError(request, reply, GatewayError.http(404, `no route for ${request.method} ${path}`));
   });
-}
-
-function normalise(err: FastifyError): GatewayError {
-  if (err.validation) {
-    const context = err.validationContext ?? 'request';
-    const violations = collapseAlternatives(err.validation).map((v) => ({
-      field: fieldPath(context, v.instancePath, v.params),
-      description: v.message ?? 'is invalid',
-    }));
-    const summary = violations
-      .slice(0, 3)
-      .map((v) => `${v.field}: ${v.description}`)
-      .join('; ');
-    return GatewayError.http(400, `invalid request: ${summary}${violations.length > 3 ? '; …' : ''}`, [badRequestDetail(violations)]);
-  }
-  return GatewayError.from(err);
-}
-
-/**
- * Ajv reports a failed anyOf/oneOf once per alternative and once for itself, which would list
- * the same field several times; the client gets one violation per field. A union of literals
- * (TypeBox's Type.Union of Type.Literal) names its allowed values instead of "must match a
- * schema in anyOf".
- */
-function collapseAlternatives(errors: readonly FastifySchemaValidationError[]): readonly FastifySchemaValidationError[] {
-  const unions = errors.filter((e) => e.keyword === 'anyOf' || e.keyword === 'oneOf');
-  if (unions.length === 0) return errors;
-  const within = (union: FastifySchemaValidationError) => (e: FastifySchemaValidationError) => e.schemaPath.startsWith(`${union.schemaPath}/`);
-  return errors
-    .filter((e) => !unions.some((union) => within(union)(e)))
-    .map((e) => {
-      if (!unions.includes(e)) return e;
-      const alternatives = errors.filter(within(e));
-      const allowed = alternatives.filter((a) => a.keyword === 'const').map((a) => a.params['allowedValue']);
-      if (allowed.length === 0 || allowed.length !== alternatives.length) return e;
-      return { ...e, message: `must be one of ${allowed.map((v) => (typeof v === 'string' ? v : JSON.stringify(v))).join(', ')}` };
-    });
-}
-
-/** "/investor_id" in querystring → "investor_id"; a missing property names itself. */
-function fieldPath(context: string, instancePath: string, params: Record<string, unknown>): string {
-  const base = instancePath.replace(/^\//, '').replace(/\//g, '.');
-  const named = params['missingProperty'] ?? params['additionalProperty'];
-  const field = typeof named === 'string' ? (base ? `${base}.${named}` : named) : base;
-  return field || context;
 }
 
 /**
@@ -77,14 +33,18 @@ export function sendError(request: FastifyRequest, reply: FastifyReply, err: Gat
 
 /**
  * An upstream's failure is one warn line with its code and words, no stack: the access line has
- * the rest, and an outage must not flood the log with stacks of the gateway's code. A stack
- * helps only with the gateway's own failures. 4xx answers are the client's business: debug.
+ * the rest, and an outage must not flood the log with stacks of the gateway's code. So is a 5xx
+ * the gateway answers on purpose (shutting down, a cap reached): it has no cause. A stack helps
+ * only with the gateway's own failures, whose cause is what was thrown. 4xx answers are the
+ * client's business: debug.
  */
 function logError(request: FastifyRequest, err: GatewayError): void {
   if (err.httpStatus < 500) {
     request.log.debug({ err: err.cause ?? err, status: err.status }, err.message);
   } else if (err.upstream !== undefined) {
     request.log.warn({ status: err.status, upstreamCode: codeName(err.upstream.code), upstreamMessage: err.upstream.message }, err.message);
+  } else if (err.cause === undefined) {
+    request.log.warn({ status: err.status }, err.message);
   } else {
     request.log.error({ err: err.cause ?? err, status: err.status }, err.message);
   }

@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { trackReply } from '../errors/client-errors.js';
-import { errorEnvelope, GatewayError } from '../errors/gateway-error.js';
+import { GatewayError } from '../errors/gateway-error.js';
 import { GrpcStatus } from '../errors/status-codes.js';
 import type { Readiness } from './readiness.js';
 
@@ -34,12 +34,7 @@ async function connectionPolicy(app: FastifyInstance, { readiness }: { readiness
     trackReply(reply);
     const problem = hostProblem(request);
     if (problem) return done(GatewayError.http(400, problem));
-    if (closing) {
-      // Expected during every rollout: answered without the error log line a 503 usually gets.
-      const err = new GatewayError(GrpcStatus.UNAVAILABLE, 'the gateway is shutting down');
-      reply.code(503).header('connection', 'close').type('application/json; charset=utf-8').send(errorEnvelope(err, request.id));
-      return;
-    }
+    if (closing) return done(new GatewayError(GrpcStatus.UNAVAILABLE, 'the gateway is shutting down', [], { headers: { connection: 'close' } }));
     done();
   });
 

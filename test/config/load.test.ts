@@ -153,3 +153,18 @@ describe('config files', () => {
     assert.throws(() => loadConfigFile('/nonexistent/portico.yaml', {}), (err: unknown) => err instanceof ConfigError && err.problems[0] === 'cannot read /nonexistent/portico.yaml: ENOENT');
   });
 });
+
+describe('upstream channel defaults', () => {
+  test('keepalive pings no more often than every 5 minutes unless configured: default gRPC servers refuse more (GOAWAY too_many_pings)', () => {
+    const config = normaliseConfig({ services: [service()] }, { baseDir: '/etc/portico', env: {} });
+    assert.ok(config.services[0]!.keepalive.timeMs >= 300_000, `keepalive.timeMs defaults to ${config.services[0]!.keepalive.timeMs}`);
+    const tuned = normaliseConfig({ services: [service({ keepalive: { timeMs: 30_000, timeoutMs: 5_000 } })] }, { baseDir: '/etc/portico', env: {} });
+    assert.deepEqual(tuned.services[0]!.keepalive, { timeMs: 30_000, timeoutMs: 5_000 });
+  });
+
+  test('caps open streams per service by default, below the 100 concurrent streams HTTP/2 servers commonly allow', () => {
+    const config = normaliseConfig({ services: [service()] }, { baseDir: '/etc/portico', env: {} });
+    assert.ok(config.services[0]!.maxOpenStreams < 100);
+    assert.deepEqual(problemsOf({ services: [service({ maxOpenStreams: 0 })] }), ['services[0].maxOpenStreams: must be >= 1']);
+  });
+});
