@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Value from 'typebox/value';
 import YAML from 'yaml';
-import { ConfigSchema, isHmacAlgorithm, type GatewayConfig, type JwtConfig, type RawConfig } from './schema.js';
+import { ConfigSchema, isHmacAlgorithm, type GatewayConfig, type JwtConfig, type RawConfig, type ServiceConfig } from './schema.js';
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -35,6 +35,7 @@ export function normaliseConfig(raw: unknown, { baseDir, env }: { baseDir: strin
   const input = Value.Default(ConfigSchema, structuredClone(raw)) as RawConfig;
 
   const server = input.server!;
+  const defaults = input.upstreamDefaults!;
   const config: GatewayConfig = {
     server: {
       port: server.port!,
@@ -53,12 +54,11 @@ export function normaliseConfig(raw: unknown, { baseDir, env }: { baseDir: strin
       protoFiles: s.protoFiles,
       service: s.service,
       address: s.address,
-      timeoutMs: s.timeoutMs!,
       ...(s.streamTimeoutMs !== undefined && { streamTimeoutMs: s.streamTimeoutMs }),
       auth: s.auth!,
       allowUnknownFields: s.allowUnknownFields!,
-      maxOpenStreams: s.maxOpenStreams!,
-      keepalive: { timeMs: s.keepalive!.timeMs!, timeoutMs: s.keepalive!.timeoutMs! },
+      ...upstreamPolicies(defaults, s),
+      methods: s.methods ?? {},
     })),
     cors: { origins: input.cors!.origins!, credentials: input.cors!.credentials!, maxAgeSeconds: input.cors!.maxAgeSeconds! },
     auth: {},
@@ -168,6 +168,17 @@ function algorithmsOfKey(pem: string): readonly string[] | undefined {
     default:
       return undefined;
   }
+}
+
+type UpstreamPolicyInput = NonNullable<RawConfig['upstreamDefaults']>;
+
+/** A service's upstream policies: each key its own, else upstreamDefaults' (which carry the built-in defaults); objects merge key by key. */
+function upstreamPolicies(defaults: UpstreamPolicyInput, service: UpstreamPolicyInput): Pick<ServiceConfig, 'timeoutMs' | 'maxOpenStreams' | 'keepalive'> {
+  return {
+    timeoutMs: service.timeoutMs ?? defaults.timeoutMs!,
+    maxOpenStreams: service.maxOpenStreams ?? defaults.maxOpenStreams!,
+    keepalive: { timeMs: service.keepalive?.timeMs ?? defaults.keepalive!.timeMs!, timeoutMs: service.keepalive?.timeoutMs ?? defaults.keepalive!.timeoutMs! },
+  };
 }
 
 interface SchemaError {

@@ -74,22 +74,67 @@ const Protos = Type.Object(
   { additionalProperties: false, default: {} },
 );
 
-const Keepalive = Type.Object(
-  {
-    timeMs: Type.Optional(
-      Type.Integer({
-        minimum: 1000,
-        default: 300000,
-        description:
-          'Interval of HTTP/2 keepalive pings while calls are open. gRPC servers refuse pings more often than every 5 minutes by default (grpc-go and grpc-js close the connection with GOAWAY too_many_pings), so go lower only when the upstream allows it (grpc-go: keepalive.EnforcementPolicy MinTime).',
-      }),
-    ),
-    timeoutMs: Type.Optional(Type.Integer({ minimum: 1000, default: 20000, description: 'How long a keepalive ping may go unanswered before the connection is dropped.' })),
-  },
-  { additionalProperties: false, default: {}, description: 'HTTP/2 keepalive of the channel to this service.' },
-);
+/** HTTP/2 keepalive of a channel; with the built-in defaults in upstreamDefaults only (see upstreamPolicyKeys). */
+function keepalive(withDefaults: boolean) {
+  const fallback = (value: unknown) => (withDefaults ? { default: value } : {});
+  return Type.Object(
+    {
+      timeMs: Type.Optional(
+        Type.Integer({
+          minimum: 1000,
+          ...fallback(300000),
+          description:
+            'Interval of HTTP/2 keepalive pings while calls are open. gRPC servers refuse pings more often than every 5 minutes by default (grpc-go and grpc-js close the connection with GOAWAY too_many_pings), so go lower only when the upstream allows it (grpc-go: keepalive.EnforcementPolicy MinTime).',
+        }),
+      ),
+      timeoutMs: Type.Optional(Type.Integer({ minimum: 1000, ...fallback(20000), description: 'How long a keepalive ping may go unanswered before the connection is dropped.' })),
+    },
+    { additionalProperties: false, ...fallback({}), description: 'HTTP/2 keepalive of the channel to a service; a service\'s keys win over upstreamDefaults\' one by one.' },
+  );
+}
 
 export const AuthMode = Type.Union([Type.Literal('none'), Type.Literal('optional'), Type.Literal('required')]);
+
+/** A per-RPC setting in `services[].methods.<RpcName>`. */
+const Method = Type.Object(
+  {
+    timeoutMs: Type.Optional(Type.Integer({ minimum: 1, description: "gRPC deadline of this RPC's unary calls (default: the service's timeoutMs)." })),
+    idempotent: Type.Optional(
+      Type.Boolean({ description: 'Whether the RPC may be called twice for one request (e.g. retried). Default: true when every binding of the RPC is a GET.' }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+/**
+ * The upstream policies: set once in `upstreamDefaults` (which holds the built-in defaults),
+ * per service (each key wins over upstreamDefaults'), and some per RPC (`services[].methods`).
+ * `withDefaults` is true for upstreamDefaults only, so that a service's unset key falls back
+ * to upstreamDefaults' instead of a schema default.
+ */
+function upstreamPolicyKeys(withDefaults = false) {
+  const fallback = (value: unknown) => (withDefaults ? { default: value } : {});
+  const ofService = withDefaults ? '' : ' (default: upstreamDefaults\')';
+  return {
+    timeoutMs: Type.Optional(
+      Type.Integer({ minimum: 1, ...fallback(5000), description: `gRPC deadline of each unary call; a client grpc-timeout header can only shorten it${ofService}.` }),
+    ),
+    maxOpenStreams: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        ...fallback(50),
+        description: `Server streams open at once to a service; past it a new stream is a 503. Keep it below the upstream's max_concurrent_streams (HTTP/2 servers commonly allow 100), so streams never hold every slot of a connection and starve the unary calls${ofService}.`,
+      }),
+    ),
+    keepalive: Type.Optional(keepalive(withDefaults)),
+  };
+}
+
+const UpstreamDefaults = Type.Object(upstreamPolicyKeys(true), {
+  additionalProperties: false,
+  default: {},
+  description: 'Upstream policies for every service; a service (and an RPC, for per-RPC keys) overrides them key by key.',
+});
 
 const Service = Type.Object(
   {
@@ -97,21 +142,17 @@ const Service = Type.Object(
     protoFiles: Type.Array(Type.String({ minLength: 1 }), { minItems: 1, description: 'Proto files relative to an include dir; services may share files.' }),
     service: Type.String({ pattern: '^[A-Za-z_][\\w]*(\\.[A-Za-z_][\\w]*)+$', description: 'Fully-qualified gRPC service, e.g. acme.v1.EchoService.' }),
     address: Type.String({ pattern: '^(dns:///)?([^\\s/:\\[\\]]+|\\[[0-9a-fA-F:.]+\\])(:\\d+)?$', description: 'host:port or dns:///host:port (dns:/// balances round-robin over every address).' }),
-    timeoutMs: Type.Optional(Type.Integer({ minimum: 1, default: 5000, description: 'gRPC deadline of each unary call; a client grpc-timeout header can only shorten it.' })),
     streamTimeoutMs: Type.Optional(Type.Integer({ minimum: 1, description: 'Deadline of server-streaming calls (default: none).' })),
     auth: Type.Optional({ ...AuthMode, default: 'none', description: 'JWT requirement for the declarative routes of this service: none, optional or required.' }),
     allowUnknownFields: Type.Optional(
       Type.Boolean({ default: false, description: 'Ignore unknown JSON fields and query parameters instead of answering 400.' }),
     ),
-    maxOpenStreams: Type.Optional(
-      Type.Integer({
-        minimum: 1,
-        default: 50,
-        description:
-          "Server streams open at once to this service; past it a new stream is a 503. Keep it below the upstream's max_concurrent_streams (HTTP/2 servers commonly allow 100), so streams never hold every slot of a connection and starve the unary calls.",
+    ...upstreamPolicyKeys(),
+    methods: Type.Optional(
+      Type.Record(Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]*$' }), Method, {
+        description: 'Per-RPC settings by RPC name as in the proto (e.g. GetOrder); each key wins over the service\'s and upstreamDefaults\'.',
       }),
     ),
-    keepalive: Type.Optional(Keepalive),
   },
   { additionalProperties: false },
 );
@@ -204,6 +245,7 @@ export const ConfigSchema = Type.Object(
     server: Type.Optional(Server),
     shutdown: Type.Optional(Shutdown),
     protos: Type.Optional(Protos),
+    upstreamDefaults: Type.Optional(UpstreamDefaults),
     services: Type.Optional(Type.Array(Service, { default: [], description: 'Upstream gRPC services.' })),
     cors: Type.Optional(Cors),
     auth: Type.Optional(Auth),
@@ -253,6 +295,13 @@ export interface ServiceConfig {
   allowUnknownFields: boolean;
   maxOpenStreams: number;
   keepalive: { timeMs: number; timeoutMs: number };
+  /** Per-RPC overrides by RPC name, as configured (the effective values: methodPolicy()). */
+  methods: Record<string, MethodConfig>;
+}
+
+export interface MethodConfig {
+  timeoutMs?: number;
+  idempotent?: boolean;
 }
 
 export interface JwtConfig {

@@ -32,14 +32,23 @@ export function moduleRouteCompiler(contexts: readonly BoundedContext[], jwtConf
         if (route.auth !== 'none' && !jwtConfigured) {
           throw new ProtoLoadError(`route module ${context.name} (${route.method} ${context.prefix}${route.url}) takes a bearer token, but auth.jwt is not configured`);
         }
-        entries.push(compileModuleRoute(context, route, clients.get(service.config.name)!, service.config.timeoutMs, statusDetails));
+        const settings = service.config.methods[route.rpc.name] ?? {};
+        const timeoutMs = route.timeoutMs ?? settings.timeoutMs ?? service.config.timeoutMs;
+        const idempotent = settings.idempotent ?? route.method === 'GET';
+        entries.push(compileModuleRoute(context, route, clients.get(service.config.name)!, { timeoutMs, idempotent }, statusDetails));
       }
     }
     return { entries, unmounted };
   };
 }
 
-function compileModuleRoute(context: BoundedContext, route: AnyAclRoute, client: UpstreamClient, serviceTimeoutMs: number, statusDetails: Registry): RouteEntry<ModuleRoute> {
+function compileModuleRoute(
+  context: BoundedContext,
+  route: AnyAclRoute,
+  client: UpstreamClient,
+  call: { timeoutMs: number; idempotent: boolean },
+  statusDetails: Registry,
+): RouteEntry<ModuleRoute> {
   const label = route.url === '/' ? context.prefix : `${context.prefix}${route.url}`;
   const describe = `${route.method} ${label} (route module ${context.name})`;
   if (/\/:/.test(route.url)) throw new ProtoLoadError(`${describe}: write path variables as {name}, not :name`);
@@ -60,7 +69,8 @@ function compileModuleRoute(context: BoundedContext, route: AnyAclRoute, client:
     auth: route.auth,
     readsBody: route.schema.body !== undefined,
     streaming: false,
-    timeoutMs: route.timeoutMs ?? serviceTimeoutMs,
+    timeoutMs: call.timeoutMs,
+    idempotent: call.idempotent,
     rpc: compileRpc(route.rpc, statusDetails),
     client,
     context: context.name,

@@ -67,7 +67,7 @@ export function createRoutePipeline(deps: PipelineDeps): RoutePipeline {
         identity: request.identity,
       });
       const ctx = deps.calls.forCall(request, reply, request.identity, route.timeoutMs);
-      const call = { service: route.service, rpc: route.rpc, request: message, ctx };
+      const call = { service: route.service, rpc: route.rpc, request: message, ctx, idempotent: route.idempotent };
       if (route.streaming) return streamResponse(request, reply, route, call, deps.streams, deps.sseHeartbeatMs, deps.streamIdleTimeoutMs);
 
       let response;

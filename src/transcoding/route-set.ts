@@ -1,6 +1,6 @@
 import { fromJson, type DescField, type DescMessage, type Message, type Registry } from '@bufbuild/protobuf';
 import type { AuthModeName } from '../config/schema.js';
-import type { Catalog } from '../descriptors/catalog.js';
+import type { Catalog, CatalogService } from '../descriptors/catalog.js';
 import type { HttpRule } from '../descriptors/http-rules.js';
 import { ProtoLoadError } from '../descriptors/proto-files.js';
 import { badRequestDetail, GatewayError } from '../errors/gateway-error.js';
@@ -47,6 +47,8 @@ export interface GatewayRoute {
   readonly streaming: boolean;
   /** Unary deadline, or the stream deadline (undefined: none). */
   readonly timeoutMs: number | undefined;
+  /** Whether the RPC may be called twice for one request: all its bindings are GET, or the config says so. */
+  readonly idempotent: boolean;
   readonly rpc: CompiledRpc;
   readonly client: UpstreamClient;
   /** The upstream request; throws a 400 GatewayError naming every bad field. */
@@ -127,8 +129,11 @@ export function compileRouteSet(catalog: Catalog, clients: ReadonlyMap<string, U
       requiredFields: catalog.requiredFields,
       registry: catalog.registry,
     };
+    checkMethodNames(service);
     for (const { method, rules } of service.methods) {
       const rpcName = `${service.descriptor.typeName}.${method.name}`;
+      const settings = service.config.methods[method.name] ?? {};
+      const idempotent = settings.idempotent ?? (rules.length > 0 && rules.every((rule) => rule.method === 'GET'));
       if (rules.length === 0) {
         if (!servedByModules.has(rpcName)) unexposed.push({ rpc: rpcName, reason: 'no google.api.http annotation' });
         continue;
@@ -164,7 +169,8 @@ export function compileRouteSet(catalog: Catalog, clients: ReadonlyMap<string, U
           auth: service.config.auth,
           readsBody: rule.body !== undefined,
           streaming,
-          timeoutMs: streaming ? service.config.streamTimeoutMs : service.config.timeoutMs,
+          timeoutMs: streaming ? service.config.streamTimeoutMs : (settings.timeoutMs ?? service.config.timeoutMs),
+          idempotent,
           rpc,
           client,
           input: method.input,
@@ -180,6 +186,16 @@ export function compileRouteSet(catalog: Catalog, clients: ReadonlyMap<string, U
     }
   }
   return { table: buildRouteTable([...moduleRoutes.entries, ...entries]), unexposed, unmounted: moduleRoutes.unmounted };
+}
+
+/** `services[].methods` may only name RPCs of the service. */
+function checkMethodNames(service: CatalogService): void {
+  const known = new Set(service.methods.map(({ method }) => method.name));
+  for (const name of Object.keys(service.config.methods)) {
+    if (!known.has(name)) {
+      throw new ProtoLoadError(`services "${service.config.name}" methods.${name}: ${service.descriptor.typeName} has no RPC ${name} (it has ${[...known].join(', ')})`);
+    }
+  }
 }
 
 /** Path, query and body into the request message, checked against the proto3 JSON rules. */

@@ -7,6 +7,8 @@ export interface UpstreamCall {
   readonly rpc: CompiledRpc;
   readonly request: Message;
   readonly ctx: CallContext;
+  /** Whether the RPC may be called twice for one request (a retry may only then). */
+  readonly idempotent: boolean;
 }
 
 export type UnaryInvoker = (call: UpstreamCall) => Promise<Message>;

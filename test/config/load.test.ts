@@ -168,3 +168,28 @@ describe('upstream channel defaults', () => {
     assert.deepEqual(problemsOf({ services: [service({ maxOpenStreams: 0 })] }), ['services[0].maxOpenStreams: must be >= 1']);
   });
 });
+
+describe('upstream policies in three layers: upstreamDefaults, the service, the RPC', () => {
+  const normalise = (raw: unknown) => normaliseConfig(raw, { baseDir: '/etc/portico', env: {} });
+
+  test('a service takes upstreamDefaults for the keys it does not set, key by key inside objects', () => {
+    const config = normalise({
+      upstreamDefaults: { timeoutMs: 900, maxOpenStreams: 10, keepalive: { timeoutMs: 7000 } },
+      services: [service(), service({ name: 'own', timeoutMs: 300, keepalive: { timeMs: 600_000 } })],
+    });
+    const [inherits, own] = config.services;
+    assert.deepEqual([inherits!.timeoutMs, inherits!.maxOpenStreams, inherits!.keepalive], [900, 10, { timeMs: 300_000, timeoutMs: 7000 }]);
+    assert.deepEqual([own!.timeoutMs, own!.maxOpenStreams, own!.keepalive], [300, 10, { timeMs: 600_000, timeoutMs: 7000 }]);
+  });
+
+  test('without upstreamDefaults the built-in defaults apply', () => {
+    const [only] = normalise({ services: [service()] }).services;
+    assert.deepEqual([only!.timeoutMs, only!.maxOpenStreams], [5000, 50]);
+  });
+
+  test('keeps per-RPC settings and refuses unknown keys in them', () => {
+    const [only] = normalise({ services: [service({ methods: { GetOrder: { timeoutMs: 800, idempotent: true } } })] }).services;
+    assert.deepEqual(only!.methods, { GetOrder: { timeoutMs: 800, idempotent: true } });
+    assert.deepEqual(problemsOf({ services: [service({ methods: { GetOrder: { timeout: 1 } } })] }), ['services[0].methods.GetOrder.timeout: unknown key']);
+  });
+});

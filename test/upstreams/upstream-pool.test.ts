@@ -129,3 +129,23 @@ function openStream(port: number): Promise<http.ClientRequest> {
     request.on('error', (err) => ((err as NodeJS.ErrnoException).code === 'ECONNRESET' ? undefined : reject(err)));
   });
 }
+
+describe('per-RPC settings', () => {
+  it('gives an RPC its own deadline, and refuses a method name the service does not have', () => {
+    const config = stackConfig([{ ...echoService('127.0.0.1:1'), timeoutMs: 2000, methods: { Sleep: { timeoutMs: 150 } } }]);
+    const live = new LiveRoutes(config, noMetrics, silent);
+    try {
+      const timeouts = new Map(live.current.routes.table.entries.map((e) => [e.value.rpc.name, e.value.timeoutMs]));
+      assert.equal(timeouts.get('Sleep'), 150);
+      assert.equal(timeouts.get('GetItem'), 2000);
+      const idempotent = new Map(live.current.routes.table.entries.map((e) => [e.value.rpc.name, e.value.idempotent]));
+      assert.deepEqual([idempotent.get('GetItem'), idempotent.get('CreateItem'), idempotent.get('Sleep')], [true, false, false]);
+    } finally {
+      live.close();
+    }
+    assert.throws(
+      () => new LiveRoutes(stackConfig([{ ...echoService('127.0.0.1:1'), methods: { Slep: { timeoutMs: 150 } } }]), noMetrics, silent),
+      /methods\.Slep: acceptance\.v1\.EchoService has no RPC Slep/,
+    );
+  });
+});
