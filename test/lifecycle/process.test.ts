@@ -108,7 +108,7 @@ services:
     assert.match(output, /services\[0\]\.name: has an invalid format/);
     assert.match(output, /services\[0\]\.protoFiles:/);
     assert.match(output, /services\[0\]\.service: has an invalid format/);
-    assert.match(output, /services\[0\]\.address: has an invalid format \(expected host:port or dns:\/\/\/host:port\)/);
+    assert.match(output, /services\[0\]\.address: has an invalid format \(expected host:port, \[IPv6\]:port or dns:\/\/\/host:port, with a port from 1 to 65535\)/);
   });
 
   test('a service missing from its proto files is named at start-up', async () => {
