@@ -91,7 +91,7 @@ export async function buildApp(config: GatewayConfig, options: BuildOptions = {}
       return metrics.registry.metrics();
     });
   }
-  await registerOpenApi(app, live);
+  if (config.openapi.enabled) await registerOpenApi(app, live);
 
   const handWritten = new HandWrittenPaths();
   handWritten.track(app);
