@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import * as grpc from '@grpc/grpc-js';
-import { create, fromJson, type DescMessage, type DescMethod, type Message, type MessageInitShape } from '@bufbuild/protobuf';
+import { create, createRegistry, fromJson, type DescMessage, type DescMethod, type Message, type MessageInitShape } from '@bufbuild/protobuf';
 import { compileRpc, type CompiledRpc } from '../src/upstreams/upstream.js';
 import { createItemBody, loadBenchProto } from './bench-proto.js';
 import { effectiveWorkers, quotaOf, type LoadShape } from './load-shape.js';
@@ -58,7 +58,8 @@ function callFor(client: grpc.Client, op: DirectOp): Call {
   const rpc = (name: string): CompiledRpc => {
     const method = proto.service.methods.find((m: DescMethod) => m.name === name);
     if (!method) throw new Error(`no method ${name}`);
-    return compileRpc(method);
+    // The direct client decodes no error details: an empty registry for them.
+    return compileRpc(method, createRegistry());
   };
   const unary = (compiled: CompiledRpc, request: () => Message): Call => () =>
     new Promise((resolve, reject) => {

@@ -1,8 +1,7 @@
 import http from 'node:http';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { GatewayConfig } from './config/schema.js';
-import { registerContext, type BoundedContext } from './contexts/acl-route.js';
-import { HandWrittenPaths } from './contexts/hand-written-paths.js';
+import type { BoundedContext } from './contexts/acl-route.js';
 import { clientErrorHandler, frameworkErrorHandler, installErrorHandling } from './errors/error-handler.js';
 import { GatewayError } from './errors/gateway-error.js';
 import { healthRoutes } from './lifecycle/health-routes.js';
@@ -17,11 +16,11 @@ import authPlugin from './policies/auth.js';
 import corsPlugin from './policies/cors.js';
 import { parseJsonExact } from './transcoding/exact-json.js';
 import { ActiveStreams } from './transcoding/stream-response.js';
-import { createTranscodeHandler } from './transcoding/transcode-handler.js';
+import { createRoutePipeline } from './transcoding/route-pipeline.js';
 import { CallContextFactory } from './upstreams/call-context.js';
 
 export interface BuildOptions {
-  /** Hand-written bounded contexts; each is mounted when the config lists its service. */
+  /** Bounded contexts with route modules; each is mounted in every generation that configures its service. */
   contexts?: readonly BoundedContext[];
   /** Overrides the logger (tests pass a stream or false). */
   logger?: FastifyServerOptions['logger'];
@@ -58,8 +57,6 @@ export async function buildApp(config: GatewayConfig, options: BuildOptions = {}
     bodyLimit: config.server.bodyLimit,
     clientErrorHandler,
     frameworkErrors: frameworkErrorHandler,
-    // Unknown properties are reported (400), never silently removed; see contexts/acl-route.ts.
-    ajv: { customOptions: { removeAdditional: false } },
     forceCloseConnections: 'idle',
     return503OnClosing: true,
   });
@@ -76,7 +73,7 @@ export async function buildApp(config: GatewayConfig, options: BuildOptions = {}
   });
 
   const metrics = config.metrics.enabled ? new GatewayMetrics() : undefined;
-  const live = new LiveRoutes(config, metrics ?? noMetrics, app.log);
+  const live = new LiveRoutes(config, metrics ?? noMetrics, app.log, options.contexts);
   const readiness = new Readiness(() => live.current.version);
   const streams = new ActiveStreams();
   const calls = new CallContextFactory(config.metadata.forwardHeaders, Object.values(config.auth.jwt?.forwardClaims ?? {}));
@@ -93,57 +90,33 @@ export async function buildApp(config: GatewayConfig, options: BuildOptions = {}
   }
   if (config.openapi.enabled) await registerOpenApi(app, live);
 
-  const handWritten = new HandWrittenPaths();
-  handWritten.track(app);
-  for (const context of options.contexts ?? []) {
-    const service = config.services.find((s) => s.name === context.service);
-    if (!service) {
-      app.log.info({ context: context.name }, `context ${context.name} is not mounted: no service named "${context.service}" in the config`);
-      continue;
-    }
-    if (context.routes.some((r) => r.auth !== 'none') && !config.auth.jwt) {
-      throw new Error(`context ${context.name} has routes that need a JWT but auth.jwt is not configured`);
-    }
-    await registerContext(app, context, {
-      calls,
-      upstream: (name) => {
-        const generation = live.current;
-        const upstream = generation.upstreams.get(name);
-        const service = generation.services.get(name);
-        return upstream && service ? { upstream, timeoutMs: service.timeoutMs } : undefined;
-      },
-    });
-  }
-
   for (const method of transcodedMethods) {
     if (!app.supportedMethods.includes(method)) app.addHttpMethod(method, { hasBody: !bodylessMethods.has(method) });
   }
-  const transcode = createTranscodeHandler({
+  const pipeline = createRoutePipeline({
     routes: () => live.current.routes,
     authenticate: app.authenticate,
     calls,
     streams,
     sseHeartbeatMs: config.server.sseHeartbeatMs,
-    handWrittenMethods: (path) => handWritten.allowedMethods(path),
   });
-  app.decorateRequest('transcodeHit', undefined);
+  app.decorateRequest('routeHit', undefined);
+  app.decorateRequest('identity', undefined);
   app.route({
     // Without CORS nothing else answers OPTIONS: on a known path it is a 405 with Allow like any other method.
     method: config.cors.origins.length === 0 ? [...transcodedMethods, 'OPTIONS'] : transcodedMethods,
     url: '/*',
     exposeHeadRoute: false,
-    // Routing comes before the body is read: an unknown path is a 404 and a wrong method a 405,
-    // whatever the body's size or content type.
     onRequest: (request, _reply, done) => {
       request.routeLabel = unmatchedLabel;
       try {
-        transcode.route(request);
+        pipeline.onRequest(request);
         done();
       } catch (err) {
         done(err as Error);
       }
     },
-    handler: transcode,
+    handler: pipeline.handler,
   });
   app.addHook('onClose', async () => {
     live.close();

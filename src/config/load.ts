@@ -1,8 +1,9 @@
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import Value from 'typebox/value';
 import YAML from 'yaml';
-import { ConfigSchema, logLevels, type GatewayConfig, type JwtConfig, type RawConfig } from './schema.js';
+import { ConfigSchema, isHmacAlgorithm, logLevels, type GatewayConfig, type JwtConfig, type RawConfig } from './schema.js';
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -47,6 +48,8 @@ export function normaliseConfig(raw: unknown, { baseDir, env }: { baseDir: strin
       ...(s.streamTimeoutMs !== undefined && { streamTimeoutMs: s.streamTimeoutMs }),
       auth: s.auth!,
       allowUnknownFields: s.allowUnknownFields!,
+      maxOpenStreams: s.maxOpenStreams!,
+      keepalive: { timeMs: s.keepalive!.timeMs!, timeoutMs: s.keepalive!.timeoutMs! },
     })),
     cors: {
       origins: input.cors!.origins!,
@@ -110,13 +113,18 @@ function resolveJwt(jwt: NonNullable<NonNullable<RawConfig['auth']>['jwt']>, bas
   const resolved: JwtConfig = {
     algorithms: jwt.algorithms!,
     forwardClaims: jwt.forwardClaims!,
+    maxTokenBytes: jwt.maxTokenBytes!,
+    cacheBytes: jwt.cacheBytes!,
     ...(jwt.issuer !== undefined && { issuer: jwt.issuer }),
     ...(jwt.audience !== undefined && { audience: jwt.audience }),
   };
+  let keyAlgorithms: readonly string[] | undefined;
   if (jwt.publicKeyFile) {
     const keyFile = path.resolve(baseDir, jwt.publicKeyFile);
     try {
       resolved.publicKey = fs.readFileSync(keyFile, 'utf8');
+      keyAlgorithms = algorithmsOfKey(resolved.publicKey);
+      if (!keyAlgorithms) problems.push(`auth.jwt.publicKeyFile: ${keyFile} is not an RSA, EC (P-256/384/521) or Ed25519/Ed448 public key in PEM`);
     } catch {
       problems.push(`auth.jwt.publicKeyFile: cannot read ${keyFile}`);
     }
@@ -126,10 +134,51 @@ function resolveJwt(jwt: NonNullable<NonNullable<RawConfig['auth']>['jwt']>, bas
     resolved.secret = secret;
   }
   if (!resolved.secret && !resolved.publicKey) problems.push('auth.jwt: needs secret (or PORTICO_JWT_SECRET) or publicKeyFile');
-  const hmac = resolved.algorithms.some((a) => a.startsWith('HS'));
-  if (hmac && !resolved.secret && resolved.publicKey) problems.push('auth.jwt.algorithms: HS* algorithms need auth.jwt.secret');
-  if (!hmac && resolved.secret && !resolved.publicKey) problems.push('auth.jwt.algorithms: a secret only verifies HS* algorithms');
+  else problems.push(...algorithmFamilyProblems(resolved, keyAlgorithms));
   return problems.length > 0 ? undefined : resolved;
+}
+
+/**
+ * Each algorithm is verified only with the key of its family, and each configured key must be
+ * used: a public key next to `algorithms: [HS256]` is the set-up of algorithm confusion, where
+ * a token HMAC-signed with the (public) PEM text passes as genuine.
+ */
+function algorithmFamilyProblems(jwt: JwtConfig, keyAlgorithms: readonly string[] | undefined): string[] {
+  const problems: string[] = [];
+  const hmac = jwt.algorithms.filter(isHmacAlgorithm);
+  const asymmetric = jwt.algorithms.filter((a) => !isHmacAlgorithm(a));
+  if (hmac.length > 0 && !jwt.secret) problems.push(`auth.jwt.algorithms: ${hmac.join(', ')} ${hmac.length === 1 ? 'needs' : 'need'} auth.jwt.secret (or PORTICO_JWT_SECRET)`);
+  if (asymmetric.length > 0 && !jwt.publicKey) problems.push(`auth.jwt.algorithms: ${asymmetric.join(', ')} ${asymmetric.length === 1 ? 'needs' : 'need'} auth.jwt.publicKeyFile`);
+  if (jwt.secret && hmac.length === 0) problems.push('auth.jwt.algorithms: a secret is configured (auth.jwt.secret or PORTICO_JWT_SECRET) but no HS256/384/512 algorithm is listed');
+  if (jwt.publicKey && asymmetric.length === 0) problems.push('auth.jwt.algorithms: publicKeyFile is configured but no RS*, PS*, ES* or EdDSA algorithm is listed');
+  const unsuited = keyAlgorithms ? asymmetric.filter((a) => !keyAlgorithms.includes(a)) : [];
+  if (unsuited.length > 0) problems.push(`auth.jwt.algorithms: ${unsuited.join(', ')} cannot be verified with the key in publicKeyFile (it suits ${keyAlgorithms!.join(', ')})`);
+  return problems;
+}
+
+const curveAlgorithms: Readonly<Record<string, string>> = { prime256v1: 'ES256', secp384r1: 'ES384', secp521r1: 'ES512' };
+
+/** The JWT algorithms a PEM public key can verify, or undefined when it is no usable public key. */
+function algorithmsOfKey(pem: string): readonly string[] | undefined {
+  let key: crypto.KeyObject;
+  try {
+    key = crypto.createPublicKey(pem);
+  } catch {
+    return undefined;
+  }
+  switch (key.asymmetricKeyType) {
+    case 'rsa':
+      return ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512'];
+    case 'ec': {
+      const algorithm = curveAlgorithms[key.asymmetricKeyDetails?.namedCurve ?? ''];
+      return algorithm ? [algorithm] : undefined;
+    }
+    case 'ed25519':
+    case 'ed448':
+      return ['EdDSA'];
+    default:
+      return undefined;
+  }
 }
 
 interface SchemaError {
@@ -158,7 +207,7 @@ function describePattern(key: string): string {
   if (key.endsWith('.service')) return 'expected a fully-qualified service such as acme.v1.EchoService';
   if (key.endsWith('.name')) return 'expected lower-case letters, digits and dashes';
   if (key.includes('algorithms')) return 'expected HS256/384/512, RS*, PS*, ES* or EdDSA';
-  return 'expected a lower-case header or metadata name';
+  return 'expected a lower-case header or metadata name, neither grpc-* (reserved by gRPC) nor *-bin (binary)';
 }
 
 /** "/services/0/address" → "services[0].address" */

@@ -54,6 +54,21 @@ const Protos = Type.Object(
   { additionalProperties: false, default: {} },
 );
 
+const Keepalive = Type.Object(
+  {
+    timeMs: Type.Optional(
+      Type.Integer({
+        minimum: 1000,
+        default: 300000,
+        description:
+          'Interval of HTTP/2 keepalive pings while calls are open. gRPC servers refuse pings more often than every 5 minutes by default (grpc-go and grpc-js close the connection with GOAWAY too_many_pings), so go lower only when the upstream allows it (grpc-go: keepalive.EnforcementPolicy MinTime).',
+      }),
+    ),
+    timeoutMs: Type.Optional(Type.Integer({ minimum: 1000, default: 20000, description: 'How long a keepalive ping may go unanswered before the connection is dropped.' })),
+  },
+  { additionalProperties: false, default: {}, description: 'HTTP/2 keepalive of the channel to this service.' },
+);
+
 export const AuthMode = Type.Union([Type.Literal('none'), Type.Literal('optional'), Type.Literal('required')]);
 
 const Service = Type.Object(
@@ -71,6 +86,15 @@ const Service = Type.Object(
     allowUnknownFields: Type.Optional(
       Type.Boolean({ default: false, description: 'Ignore unknown JSON fields and query parameters instead of answering 400.' }),
     ),
+    maxOpenStreams: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        default: 50,
+        description:
+          "Server streams open at once to this service; past it a new stream is a 503. Keep it below the upstream's max_concurrent_streams (HTTP/2 servers commonly allow 100), so streams never hold every slot of a connection and starve the unary calls.",
+      }),
+    ),
+    keepalive: Type.Optional(Keepalive),
   },
   { additionalProperties: false },
 );
@@ -90,19 +114,38 @@ const Cors = Type.Object(
   { additionalProperties: false, default: {} },
 );
 
+/** gRPC reserves grpc-* names, and -bin keys carry bytes, not text: neither may be configured. */
+const MetadataKey = Type.String({ pattern: '^(?!grpc-)[a-z0-9][a-z0-9._-]*(?<!-bin)$' });
+
 const Jwt = Type.Object(
   {
-    secret: Type.Optional(Type.String({ minLength: 16, description: 'HMAC secret for HS256/384/512. PORTICO_JWT_SECRET overrides it.' })),
-    publicKeyFile: Type.Optional(Type.String({ minLength: 1, description: 'PEM public key file for RS*/ES*/EdDSA tokens.' })),
-    algorithms: Type.Optional(
-      Type.Array(Type.String({ pattern: '^(HS|RS|PS|ES)(256|384|512)$|^EdDSA$' }), { minItems: 1, default: ['HS256'], description: 'Accepted algorithms; "none" is never accepted.' }),
+    secret: Type.Optional(Type.String({ minLength: 16, description: 'HMAC secret for the HS256/384/512 algorithms (and only those). PORTICO_JWT_SECRET overrides it.' })),
+    publicKeyFile: Type.Optional(
+      Type.String({ minLength: 1, description: 'PEM public key file for the RS*/PS*/ES*/EdDSA algorithms (and only those); the key type must suit every one listed.' }),
     ),
-    issuer: Type.Optional(Type.String({ description: 'Required iss claim.' })),
-    audience: Type.Optional(Type.String({ description: 'Required aud claim.' })),
+    algorithms: Type.Optional(
+      Type.Array(Type.String({ pattern: '^(HS|RS|PS|ES)(256|384|512)$|^EdDSA$' }), {
+        minItems: 1,
+        default: ['HS256'],
+        description: 'Accepted algorithms; "none" is never accepted. HS* need secret, the others publicKeyFile, and each configured key needs an algorithm of its family.',
+      }),
+    ),
+    issuer: Type.Optional(Type.String({ description: 'Required iss claim: a token without it, or with another value, is a 401.' })),
+    audience: Type.Optional(Type.String({ description: 'Required aud claim: a token without it, or without this value, is a 401.' })),
     forwardClaims: Type.Optional(
-      Type.Record(Type.String(), Type.String({ pattern: '^[a-z0-9][a-z0-9._-]*$' }), {
+      Type.Record(Type.String(), MetadataKey, {
         default: { sub: 'x-user-id' },
-        description: 'Verified claims forwarded to upstreams: claim name → gRPC metadata key.',
+        description: 'Verified claims forwarded to upstreams: claim name → gRPC metadata key (not grpc-*, not -bin). Values are percent-encoded, see "Headers and metadata".',
+      }),
+    ),
+    maxTokenBytes: Type.Optional(
+      Type.Integer({ minimum: 1, default: 8192, description: 'Longest bearer token accepted, in bytes; a longer one is a 401 before it is parsed.' }),
+    ),
+    cacheBytes: Type.Optional(
+      Type.Integer({
+        minimum: 0,
+        default: 8388608,
+        description: 'Memory budget in bytes of the verified-token cache (token text and forwarded claims); 0 turns it off. Only valid tokens are cached, never past their exp.',
       }),
     ),
   },
@@ -142,9 +185,10 @@ const OpenApi = Type.Object(
 const Metadata = Type.Object(
   {
     forwardHeaders: Type.Optional(
-      Type.Array(Type.String({ pattern: '^[a-z0-9][a-z0-9._-]*$' }), {
+      Type.Array(MetadataKey, {
         default: ['accept-language', 'traceparent', 'tracestate', 'x-forwarded-for'],
-        description: 'Request headers (lower-case) copied into gRPC metadata. Hop-by-hop headers never are; x-request-id always is.',
+        description:
+          'Request headers (lower-case; not grpc-*, not -bin) copied into gRPC metadata. Hop-by-hop headers never are; x-request-id always is. x-forwarded-for means the client address the gateway saw, never the header a client wrote.',
       }),
     ),
   },
@@ -195,6 +239,8 @@ export interface ServiceConfig {
   streamTimeoutMs?: number;
   auth: AuthModeName;
   allowUnknownFields: boolean;
+  maxOpenStreams: number;
+  keepalive: { timeMs: number; timeoutMs: number };
 }
 
 export interface JwtConfig {
@@ -204,4 +250,11 @@ export interface JwtConfig {
   issuer?: string;
   audience?: string;
   forwardClaims: Record<string, string>;
+  maxTokenBytes: number;
+  cacheBytes: number;
+}
+
+/** HS256/384/512 verify with the shared secret; every other algorithm with the public key. */
+export function isHmacAlgorithm(algorithm: string): boolean {
+  return algorithm.startsWith('HS');
 }

@@ -2,6 +2,7 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, Fasti
 import type { Socket } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import { badRequestDetail, errorEnvelope, GatewayError } from './gateway-error.js';
+import { codeName } from './status-codes.js';
 
 /**
  * The one place errors become responses: every error, whoever raised it, leaves as the
@@ -22,8 +23,11 @@ function normalise(err: FastifyError): GatewayError {
       field: fieldPath(context, v.instancePath, v.params),
       description: v.message ?? 'is invalid',
     }));
-    const summary = violations.map((v) => `${v.field}: ${v.description}`).join('; ');
-    return GatewayError.http(400, `invalid request: ${summary}`, [badRequestDetail(violations)]);
+    const summary = violations
+      .slice(0, 3)
+      .map((v) => `${v.field}: ${v.description}`)
+      .join('; ');
+    return GatewayError.http(400, `invalid request: ${summary}${violations.length > 3 ? '; …' : ''}`, [badRequestDetail(violations)]);
   }
   return GatewayError.from(err);
 }
@@ -68,10 +72,24 @@ export function frameworkErrorHandler(err: FastifyError, request: FastifyRequest
 }
 
 export function sendError(request: FastifyRequest, reply: FastifyReply, err: GatewayError): FastifyReply {
-  if (err.httpStatus >= 500) request.log.error({ err: err.cause ?? err, status: err.status }, err.message);
-  else request.log.debug({ err: err.cause ?? err, status: err.status }, err.message);
+  logError(request, err);
   if (err.headers) reply.headers(err.headers);
   return reply.code(err.httpStatus).type('application/json; charset=utf-8').send(errorEnvelope(err, request.id));
+}
+
+/**
+ * An upstream's failure is one warn line with its code and words, no stack: the access line has
+ * the rest, and an outage must not flood the log with stacks of the gateway's code. A stack
+ * helps only with the gateway's own failures. 4xx answers are the client's business: debug.
+ */
+function logError(request: FastifyRequest, err: GatewayError): void {
+  if (err.httpStatus < 500) {
+    request.log.debug({ err: err.cause ?? err, status: err.status }, err.message);
+  } else if (err.upstream !== undefined) {
+    request.log.warn({ status: err.status, upstreamCode: codeName(err.upstream.code), upstreamMessage: err.upstream.message }, err.message);
+  } else {
+    request.log.error({ err: err.cause ?? err, status: err.status }, err.message);
+  }
 }
 
 /**

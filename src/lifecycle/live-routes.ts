@@ -1,37 +1,44 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { GatewayConfig, ServiceConfig } from '../config/schema.js';
+import type { BoundedContext } from '../contexts/acl-route.js';
+import { moduleRouteCompiler } from '../contexts/module-routes.js';
 import { loadCatalog, type Catalog } from '../descriptors/catalog.js';
 import { compileRouteSet, type RouteSet } from '../transcoding/route-set.js';
-import { Upstream, type UpstreamObserver } from '../upstreams/upstream.js';
+import type { UpstreamClient } from '../upstreams/upstream-client.js';
+import { UpstreamPool } from '../upstreams/upstream-pool.js';
+import type { UpstreamObserver } from '../upstreams/upstream.js';
 
-/** What one configuration compiles to: descriptors, upstream channels and the route table. */
+/** What one configuration compiles to: descriptors, upstream clients and the route table. */
 export interface RouteGeneration {
   readonly version: number;
   readonly config: GatewayConfig;
   /** The configured services by name. */
   readonly services: ReadonlyMap<string, ServiceConfig>;
   readonly catalog: Catalog;
-  readonly upstreams: ReadonlyMap<string, Upstream>;
+  readonly clients: ReadonlyMap<string, UpstreamClient>;
   readonly routes: RouteSet;
 }
 
 /**
  * Holds the route generation in force. A reload compiles a complete new generation first and
- * swaps one reference; if anything fails the old one keeps serving. Old channels close after
- * the grace period so calls already in flight on them finish.
+ * swaps one reference; if anything fails the old one keeps serving. Upstream state is kept per
+ * service across reloads (upstreams/upstream-pool.ts): only removed or changed services drain
+ * and close.
  */
 export class LiveRoutes {
   #current: RouteGeneration;
   #version = 1;
-  readonly #retiring = new Set<NodeJS.Timeout>();
+  readonly #upstreams: UpstreamPool;
 
   constructor(
     config: GatewayConfig,
-    private readonly observer: UpstreamObserver,
+    observer: UpstreamObserver,
     private readonly log: FastifyBaseLogger,
+    private readonly contexts: readonly BoundedContext[] = [],
   ) {
+    this.#upstreams = new UpstreamPool(observer);
     this.#current = this.#compile(config);
-    this.#logUnexposed(this.#current);
+    this.#logRoutes(this.#current);
   }
 
   get current(): RouteGeneration {
@@ -40,47 +47,33 @@ export class LiveRoutes {
 
   /** Compiles `config` and swaps it in; throws (leaving the old routes) when it is invalid. */
   reload(config: GatewayConfig): RouteGeneration {
-    const next = this.#compile(config);
-    const previous = this.#current;
-    this.#current = next;
-    this.#logUnexposed(next);
-    const timer = setTimeout(() => {
-      this.#retiring.delete(timer);
-      closeAll(previous.upstreams);
-    }, config.shutdown.graceMs);
-    timer.unref();
-    this.#retiring.add(timer);
-    return next;
+    this.#current = this.#compile(config);
+    this.#logRoutes(this.#current);
+    return this.#current;
   }
 
+  /** Closes every upstream channel, those of retired generations still draining included. */
   close(): void {
-    for (const timer of this.#retiring) clearTimeout(timer);
-    closeAll(this.#current.upstreams);
+    this.#upstreams.close();
   }
 
   #compile(config: GatewayConfig): RouteGeneration {
     const catalog = loadCatalog(config.protos.includeDirs, config.services);
-    const upstreams = new Map<string, Upstream>();
-    for (const service of catalog.services) {
-      upstreams.set(
-        service.config.name,
-        new Upstream({ name: service.config.name, address: service.config.address, registry: catalog.registry, observer: this.observer }),
-      );
-    }
+    const upstreams = this.#upstreams.prepare(config.services);
+    let routes: RouteSet;
     try {
-      const services = new Map(config.services.map((service) => [service.name, service]));
-      return { version: this.#version++, config, services, catalog, upstreams, routes: compileRouteSet(catalog, upstreams) };
+      routes = compileRouteSet(catalog, upstreams.clients, moduleRouteCompiler(this.contexts, config.auth.jwt !== undefined));
     } catch (err) {
-      closeAll(upstreams);
+      upstreams.discard();
       throw err;
     }
+    upstreams.commit(config.shutdown.graceMs);
+    const services = new Map(config.services.map((service) => [service.name, service]));
+    return { version: this.#version++, config, services, catalog, clients: upstreams.clients, routes };
   }
 
-  #logUnexposed(generation: RouteGeneration): void {
+  #logRoutes(generation: RouteGeneration): void {
     for (const { rpc, reason } of generation.routes.unexposed) this.log.info({ rpc, reason }, `RPC ${rpc} is not exposed: ${reason}`);
+    for (const { context, reason } of generation.routes.unmounted) this.log.info({ context }, `the route modules of ${context} are not mounted: ${reason}`);
   }
-}
-
-function closeAll(upstreams: ReadonlyMap<string, Upstream>): void {
-  for (const upstream of upstreams.values()) upstream.close();
 }

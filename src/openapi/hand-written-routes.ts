@@ -1,6 +1,7 @@
 import type { DescMessage } from '@bufbuild/protobuf';
-import type { FastifyInstance, RouteOptions } from 'fastify';
 import type { AuthModeName } from '../config/schema.js';
+import type { CompiledRoute } from '../transcoding/route-set.js';
+import type { RouteEntry } from '../transcoding/route-table.js';
 import type { JsonSchema, MessageSchemas } from './message-schemas.js';
 import { responses, security, type OperationIds, type Operation } from './operations.js';
 import type { OpenApiParameter, RenderedPath } from './path-rendering.js';
@@ -25,29 +26,14 @@ interface RouteSchema {
   operationId?: string;
 }
 
-/**
- * Records the routes that declare a public reply message (config.aclReply) as they are
- * added; only routes registered after this call are seen. Health, metrics and docs routes
- * declare none, so they stay out of the document. HEAD twins of GET routes are left out, as
- * for declarative bindings.
- */
-export function collectHandWrittenRoutes(app: FastifyInstance): readonly HandWrittenRoute[] {
+/** The route modules of a generation's route table, as the document shows them. */
+export function handWrittenRoutes(entries: readonly RouteEntry<CompiledRoute>[]): HandWrittenRoute[] {
   const routes: HandWrittenRoute[] = [];
-  const seen = new Set<string>();
-  app.addHook('onRoute', (options: RouteOptions) => {
-    const reply = options.config?.aclReply;
-    if (!reply) return;
-    // A "/" route under a prefix is registered with and without the trailing slash.
-    const url = options.url.length > 1 ? options.url.replace(/\/$/, '') : options.url;
-    const path = openApiPath(url);
-    // A JSON copy keeps only the JSON Schema keywords, without TypeBox's hidden ones.
-    const schema = JSON.parse(JSON.stringify(options.schema ?? {})) as RouteSchema;
-    for (const method of [options.method].flat().map((m) => m.toUpperCase())) {
-      if (method === 'HEAD' || seen.has(`${method} ${url}`)) continue;
-      seen.add(`${method} ${url}`);
-      routes.push({ method, path: { path, parameters: parametersOf(schema) }, schema, auth: options.config?.auth, reply });
-    }
-  });
+  for (const { value: route } of entries) {
+    if (route.kind !== 'route-module') continue;
+    const schema: RouteSchema = { ...route.schemas, summary: route.summary, tags: [route.rpc.method.parent.name] };
+    routes.push({ method: route.httpMethod, path: { path: route.label, parameters: parametersOf(schema) }, schema, auth: route.auth, reply: route.reply });
+  }
   return routes;
 }
 
@@ -64,11 +50,6 @@ export function handWrittenOperation(route: HandWrittenRoute, path: RenderedPath
   };
   if (schema.body) operation.requestBody = { required: true, content: { 'application/json': { schema: schema.body } } };
   return operation;
-}
-
-/** "/v1/investor/:symbol" → "/v1/investor/{symbol}" (a regex constraint is dropped). */
-function openApiPath(url: string): string {
-  return url.replace(/:(\w+)(\([^)]*\))?/g, '{$1}');
 }
 
 function parametersOf(schema: RouteSchema): OpenApiParameter[] {

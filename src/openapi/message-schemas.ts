@@ -88,6 +88,11 @@ export class MessageSchemas {
     return this.annotations.comments.get(fullName);
   }
 
+  /** Whether the field is marked google.api.field_behavior = REQUIRED. */
+  isRequired(field: DescField): boolean {
+    return this.annotations.requiredFields.has(fieldName(field));
+  }
+
   /** The schema of a message's JSON form. */
   message(desc: DescMessage): JsonSchema {
     const special = wellKnown[desc.typeName];
@@ -154,7 +159,7 @@ export class MessageSchemas {
     const required: string[] = [];
     for (const field of desc.fields) {
       properties[field.jsonName] = this.field(field);
-      if (this.annotations.requiredFields.has(fieldName(field))) required.push(field.jsonName);
+      if (this.isRequired(field)) required.push(field.jsonName);
     }
     const description = this.annotations.comments.get(desc.typeName);
     return {

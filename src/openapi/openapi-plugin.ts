@@ -4,14 +4,15 @@ import fastifySwaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance } from 'fastify';
 import type { LiveRoutes } from '../lifecycle/live-routes.js';
 import { buildDocument, type OpenApiDocument } from './document.js';
-import { collectHandWrittenRoutes } from './hand-written-routes.js';
+import type { BindingEntry } from './binding-operations.js';
+import { handWrittenRoutes } from './hand-written-routes.js';
 
 // package.json is two levels up from both src/openapi and dist/openapi.
 const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
 
 /**
- * Serves the OpenAPI document at GET /openapi.json and Swagger UI at /docs. Call it before
- * the route modules are registered, so that their routes are seen.
+ * Serves the OpenAPI document at GET /openapi.json and Swagger UI at /docs: every route of the
+ * generation in force, declarative bindings and route modules alike.
  *
  * The document is generated from the route generation in force and cached per generation,
  * so it follows config reloads. @fastify/swagger cannot do that: it caches the first
@@ -20,13 +21,14 @@ const { version } = createRequire(import.meta.url)('../../package.json') as { ve
  * it the generated document instead.
  */
 export async function registerOpenApi(app: FastifyInstance, live: LiveRoutes): Promise<void> {
-  const handWritten = collectHandWrittenRoutes(app);
   let cached: { version: number; document: OpenApiDocument; json: string } | undefined;
 
   const current = (): NonNullable<typeof cached> => {
     const generation = live.current;
     if (cached?.version !== generation.version) {
-      const { document, omitted } = buildDocument({ catalog: generation.catalog, bindings: generation.routes.table.entries, handWritten, version });
+      const entries = generation.routes.table.entries;
+      const bindings = entries.filter((entry): entry is BindingEntry => entry.value.kind === 'binding');
+      const { document, omitted } = buildDocument({ catalog: generation.catalog, bindings, handWritten: handWrittenRoutes(entries), version });
       for (const { route, reason } of omitted) app.log.warn({ route }, `${route} is left out of the OpenAPI document: ${reason}`);
       cached = { version: generation.version, document, json: JSON.stringify(document) };
     }

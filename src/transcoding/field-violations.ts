@@ -1,5 +1,6 @@
 import { ScalarType, type DescEnum, type DescField, type DescMessage, type Registry } from '@bufbuild/protobuf';
 import { FeatureSet_FieldPresence } from '@bufbuild/protobuf/wkt';
+import { maxListedViolations, violationsNotListed } from '../errors/gateway-error.js';
 
 /*
  * fromJson stops at the first problem and words it for programmers ("cannot decode field
@@ -63,11 +64,16 @@ const maxDepth = 100; // fromJson's recursion limit
 
 const noViolations: FieldViolation[] = Object.freeze([]) as unknown as FieldViolation[];
 
-/** Lists what is wrong with `json` as the proto3 JSON of `desc`; the shared empty array when nothing is. */
+/**
+ * Lists what is wrong with `json` as the proto3 JSON of `desc`; the shared empty array when
+ * nothing is. Past maxListedViolations, violations are only counted: the last entry then says
+ * how many more there are.
+ */
 export function validateMessageJson(desc: DescMessage, json: unknown, options: ValidationOptions): FieldViolation[] {
   const required = options.requiredFields;
   const ctx: Context = {
     violations: undefined,
+    unlisted: 0,
     names: [],
     kinds: [],
     depth: 0,
@@ -77,6 +83,7 @@ export function validateMessageJson(desc: DescMessage, json: unknown, options: V
   const type = planOf(desc).asValue;
   if (json === null && type.kind !== 'value') report(ctx, `expected an object (${desc.typeName})`);
   else checkValue(type, json, ctx);
+  if (ctx.unlisted > 0) ctx.violations!.push(violationsNotListed(ctx.unlisted));
   return ctx.violations ?? noViolations;
 }
 
@@ -85,6 +92,8 @@ export function validateMessageJson(desc: DescMessage, json: unknown, options: V
 
 interface Context {
   violations: FieldViolation[] | undefined;
+  /** Violations found beyond maxListedViolations. */
+  unlisted: number;
   /** The path to the value being checked, as parallel stacks of segment and segment kind. */
   readonly names: (string | number)[];
   readonly kinds: PathKind[];
@@ -683,7 +692,9 @@ function leave(ctx: Context): void {
 }
 
 function report(ctx: Context, description: string): void {
-  (ctx.violations ??= []).push({ field: formatPath(ctx.names, ctx.kinds), description });
+  const violations = (ctx.violations ??= []);
+  if (violations.length < maxListedViolations) violations.push({ field: formatPath(ctx.names, ctx.kinds), description });
+  else ctx.unlisted++;
 }
 
 function reportAt(ctx: Context, name: string, description: string, kind = PathKind.Field): void {

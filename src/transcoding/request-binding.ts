@@ -1,4 +1,5 @@
 import { ScalarType, type DescField, type DescMessage } from '@bufbuild/protobuf';
+import { boundedViolations } from '../errors/gateway-error.js';
 import { parseJsonExact } from './exact-json.js';
 import { canonicalMapKey, leafProblem, mapKeyProblem, valueTypeOf, type FieldViolation, type LeafType, type ValueType } from './field-violations.js';
 
@@ -25,9 +26,13 @@ export interface BindingOptions {
 
 export class RequestBindingError extends Error {
   override name = 'RequestBindingError';
+  /** At most maxListedViolations, then a note of how many more were found. */
+  readonly violations: readonly FieldViolation[];
 
-  constructor(readonly violations: FieldViolation[]) {
-    super(`invalid request: ${violations.map((v) => (v.field ? `${v.field}: ${v.description}` : v.description)).join('; ')}`);
+  constructor(violations: readonly FieldViolation[]) {
+    const listed = boundedViolations(violations);
+    super(`invalid request: ${listed.map((v) => (v.field ? `${v.field}: ${v.description}` : v.description)).join('; ')}`);
+    this.violations = listed;
   }
 }
 

@@ -1,57 +1,127 @@
-import type { DescField, DescMessage, Message, Registry } from '@bufbuild/protobuf';
+import { fromJson, type DescField, type DescMessage, type Message, type Registry } from '@bufbuild/protobuf';
 import type { AuthModeName } from '../config/schema.js';
 import type { Catalog } from '../descriptors/catalog.js';
 import type { HttpRule } from '../descriptors/http-rules.js';
 import { ProtoLoadError } from '../descriptors/proto-files.js';
-import { compileRpc, type CompiledRpc, type Upstream } from '../upstreams/upstream.js';
+import { badRequestDetail, GatewayError } from '../errors/gateway-error.js';
+import type { Identity } from '../upstreams/call-context.js';
+import { detailsRegistry } from '../upstreams/status-details.js';
+import type { UpstreamClient } from '../upstreams/upstream-client.js';
+import { compileRpc, type CompiledRpc } from '../upstreams/upstream.js';
+import { keptIntegerLiterals } from './exact-json.js';
+import { validateMessageJson, type ValidationOptions } from './field-violations.js';
+import { invalidRequest } from './invalid-request.js';
 import { parsePathTemplate } from './path-template.js';
-import { compileRequestBinding, type RequestBinding } from './request-binding.js';
+import { compileRequestBinding, RequestBindingError, type RequestBinding } from './request-binding.js';
 import { compileResponseRenderer } from './response-json.js';
 import { buildRouteTable, type RouteEntry, type RouteTable } from './route-table.js';
-import type { ValidationOptions } from './field-violations.js';
+import { restoreStructNumbers } from './struct-numbers.js';
 
-/** Everything needed to serve one HTTP binding, compiled once per (re)load. */
-export interface TranscodedRoute {
-  /** The template as written in the proto: the metrics and log label. */
+/** What a request brings to its route, once matched and authenticated. */
+export interface RouteInput {
+  /** Decoded path variables by dotted field path. */
+  readonly params: ReadonlyMap<string, string>;
+  /** The query string without "?", possibly ''. */
+  readonly rawQuery: string;
+  /** The parsed JSON body; undefined when the route reads none. */
+  readonly body: unknown;
+  readonly identity: Identity | undefined;
+}
+
+/**
+ * A route as the one request pipeline runs it (transcoding/route-pipeline.ts), whichever way
+ * it was declared: a google.api.http binding or a route module of a bounded context. Compiled
+ * once per route generation.
+ */
+export interface GatewayRoute {
+  /** The path template (`/v1/tickers/{symbol}`): the metrics and log label. */
   readonly label: string;
   readonly httpMethod: string;
-  readonly upstream: Upstream;
+  /** For errors and logs, e.g. "GET /v1/x (acme.v1.Svc.Get)". */
+  readonly describe: string;
+  /** The configured service (`services[].name`) this route calls. */
+  readonly service: string;
+  readonly auth: AuthModeName;
+  /** Whether the request's body is read and bound (it must then be JSON). */
+  readonly readsBody: boolean;
+  readonly streaming: boolean;
+  /** Unary deadline, or the stream deadline (undefined: none). */
+  readonly timeoutMs: number | undefined;
   readonly rpc: CompiledRpc;
+  readonly client: UpstreamClient;
+  /** The upstream request; throws a 400 GatewayError naming every bad field. */
+  bind(input: RouteInput): Message;
+  /** The response body: proto3 JSON. */
+  render(response: Message): string;
+  /** What the client is told when the call fails (a route module may reword it). */
+  clientError(err: GatewayError): GatewayError;
+}
+
+/** A google.api.http binding, with what OpenAPI needs to describe it. */
+export interface TranscodedRoute extends GatewayRoute {
+  readonly kind: 'binding';
   readonly input: DescMessage;
   readonly output: DescMessage;
-  readonly streaming: boolean;
-  readonly binding: RequestBinding;
   /** The rule's body: '*' for the whole request message, a top-level field name, or undefined. */
   readonly body: string | undefined;
   /** The response field sent instead of the whole message (response_body). */
   readonly responseField: DescField | undefined;
-  readonly auth: AuthModeName;
-  /** Unary deadline, or the stream deadline (undefined: none). */
-  readonly timeoutMs: number | undefined;
-  readonly validation: ValidationOptions;
-  readonly registry: Registry;
-  readonly describe: string;
-  /** The proto3 JSON of a response (or of its responseField), compiled for the output type. */
-  readonly render: (response: Message) => string;
 }
 
-/** An RPC of a configured service that no binding exposes, and why. */
+/** A route of a route module (contexts/acl-route.ts), compiled by compileModuleRoutes. */
+export interface ModuleRoute extends GatewayRoute {
+  readonly kind: 'route-module';
+  /** The bounded context's name. */
+  readonly context: string;
+  readonly summary: string;
+  /** The TypeBox schemas of its parameters, query and body, as JSON Schema. */
+  readonly schemas: { readonly params?: JsonObject; readonly querystring?: JsonObject; readonly body?: JsonObject };
+  readonly reply: DescMessage;
+}
+
+export type CompiledRoute = TranscodedRoute | ModuleRoute;
+
+type JsonObject = Record<string, unknown>;
+
+/** An RPC of a configured service that no route exposes, and why. */
 export interface UnexposedRpc {
   readonly rpc: string;
   readonly reason: string;
 }
 
 export interface RouteSet {
-  readonly table: RouteTable<TranscodedRoute>;
+  readonly table: RouteTable<CompiledRoute>;
   readonly unexposed: readonly UnexposedRpc[];
+  /** Bounded contexts whose route modules are not mounted, and why. */
+  readonly unmounted: readonly UnmountedContext[];
 }
 
-/** Compiles every google.api.http binding of the catalog's services into one route table. */
-export function compileRouteSet(catalog: Catalog, upstreams: ReadonlyMap<string, Upstream>): RouteSet {
-  const entries: RouteEntry<TranscodedRoute>[] = [];
+export interface UnmountedContext {
+  readonly context: string;
+  readonly reason: string;
+}
+
+/** Compiles the route modules of a generation; see contexts/acl-route.ts. */
+export type ModuleRouteCompiler = (catalog: Catalog, clients: ReadonlyMap<string, UpstreamClient>, statusDetails: Registry) => {
+  entries: RouteEntry<ModuleRoute>[];
+  unmounted: UnmountedContext[];
+};
+
+/**
+ * Compiles every route of a generation into one route table: each google.api.http binding of
+ * the catalog's services, and the route modules of the bounded contexts whose service is
+ * configured. Two routes of the same method and path shape are a RouteConflictError.
+ */
+export function compileRouteSet(catalog: Catalog, clients: ReadonlyMap<string, UpstreamClient>, modules?: ModuleRouteCompiler): RouteSet {
+  const statusDetails = detailsRegistry(catalog.registry);
+  const entries: RouteEntry<CompiledRoute>[] = [];
   const unexposed: UnexposedRpc[] = [];
+  const moduleRoutes = modules?.(catalog, clients, statusDetails) ?? { entries: [], unmounted: [] };
+  const servedByModules = new Set(moduleRoutes.entries.map((e) => `${e.value.rpc.method.parent.typeName}.${e.value.rpc.name}`));
+  // A route module may take over a binding's method and path: the public shape it gives wins.
+  const takenOver = new Map(moduleRoutes.entries.map((e) => [`${e.method} ${e.template.shape}`, e.value]));
   for (const service of catalog.services) {
-    const upstream = upstreams.get(service.config.name)!;
+    const client = clients.get(service.config.name)!;
     const validation: ValidationOptions = {
       allowUnknownFields: service.config.allowUnknownFields,
       requiredFields: catalog.requiredFields,
@@ -60,18 +130,23 @@ export function compileRouteSet(catalog: Catalog, upstreams: ReadonlyMap<string,
     for (const { method, rules } of service.methods) {
       const rpcName = `${service.descriptor.typeName}.${method.name}`;
       if (rules.length === 0) {
-        unexposed.push({ rpc: rpcName, reason: 'no google.api.http annotation' });
+        if (!servedByModules.has(rpcName)) unexposed.push({ rpc: rpcName, reason: 'no google.api.http annotation' });
         continue;
       }
       if (method.methodKind === 'client_streaming' || method.methodKind === 'bidi_streaming') {
         unexposed.push({ rpc: rpcName, reason: `${method.methodKind.replace('_', '-')} RPCs are not exposed over HTTP/JSON` });
         continue;
       }
-      const rpc = compileRpc(method);
+      const rpc = compileRpc(method, statusDetails);
       const streaming = method.methodKind === 'server_streaming';
       for (const rule of rules) {
         const describe = `${rule.method} ${rule.path} (${rpcName})`;
         const template = withContext(describe, () => parsePathTemplate(rule.path));
+        const module = takenOver.get(`${rule.method} ${template.shape}`);
+        if (module) {
+          unexposed.push({ rpc: rpcName, reason: `${rule.method} ${rule.path} is served by a route module of ${module.context}` });
+          continue;
+        }
         const binding = withContext(describe, () =>
           compileRequestBinding(
             method.input,
@@ -81,28 +156,58 @@ export function compileRouteSet(catalog: Catalog, upstreams: ReadonlyMap<string,
         );
         const responseField = responseFieldOf(method.output, rule, describe);
         const route: TranscodedRoute = {
+          kind: 'binding',
           label: rule.path,
           httpMethod: rule.method,
-          upstream,
+          describe,
+          service: service.config.name,
+          auth: service.config.auth,
+          readsBody: rule.body !== undefined,
+          streaming,
+          timeoutMs: streaming ? service.config.streamTimeoutMs : service.config.timeoutMs,
           rpc,
+          client,
           input: method.input,
           output: method.output,
-          streaming,
-          binding,
           body: rule.body,
           responseField,
-          auth: service.config.auth,
-          timeoutMs: streaming ? service.config.streamTimeoutMs : service.config.timeoutMs,
-          validation,
-          registry: catalog.registry,
-          describe,
+          bind: ({ params, rawQuery, body }) => bindRequest(method.input, binding, validation, params, rawQuery, body),
           render: compileResponseRenderer(method.output, responseField, catalog.registry),
+          clientError: (err) => err,
         };
         entries.push({ method: rule.method, template, value: route, describe });
       }
     }
   }
-  return { table: buildRouteTable(entries), unexposed };
+  return { table: buildRouteTable([...moduleRoutes.entries, ...entries]), unexposed, unmounted: moduleRoutes.unmounted };
+}
+
+/** Path, query and body into the request message, checked against the proto3 JSON rules. */
+function bindRequest(
+  input: DescMessage,
+  binding: RequestBinding,
+  validation: ValidationOptions,
+  params: ReadonlyMap<string, string>,
+  rawQuery: string,
+  body: unknown,
+): Message {
+  let json: Record<string, unknown>;
+  try {
+    json = binding.build(params, rawQuery, body);
+  } catch (err) {
+    if (err instanceof RequestBindingError) throw invalidRequest(err.violations);
+    throw err;
+  }
+  const literals = keptIntegerLiterals(body);
+  if (literals) restoreStructNumbers(input, json, literals);
+  const violations = validateMessageJson(input, json, validation);
+  if (violations.length > 0) throw invalidRequest(violations);
+  try {
+    return fromJson(input, json as never, { registry: validation.registry, ignoreUnknownFields: validation.allowUnknownFields });
+  } catch (err) {
+    // The validator mirrors fromJson's rules; this only catches what it does not model.
+    throw GatewayError.http(400, 'invalid request', [badRequestDetail([{ field: '', description: (err as Error).message }])]);
+  }
 }
 
 function responseFieldOf(output: DescMessage, rule: HttpRule, describe: string): DescField | undefined {

@@ -3,8 +3,9 @@ import type { Message } from '@bufbuild/protobuf';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { errorEnvelope, GatewayError } from '../errors/gateway-error.js';
 import { codeName, GrpcStatus } from '../errors/status-codes.js';
-import type { CallContext, UpstreamStream } from '../upstreams/upstream.js';
-import type { TranscodedRoute } from './route-set.js';
+import type { UpstreamCall } from '../upstreams/upstream-client.js';
+import type { UpstreamStream } from '../upstreams/upstream.js';
+import type { GatewayRoute } from './route-set.js';
 
 /** Open streams, so that shutdown can end them when its grace period runs out. */
 export class ActiveStreams {
@@ -51,9 +52,8 @@ const sse: Framing = {
 export function streamResponse(
   request: FastifyRequest,
   reply: FastifyReply,
-  route: TranscodedRoute,
-  message: Message,
-  ctx: CallContext,
+  route: GatewayRoute,
+  upstreamCall: UpstreamCall,
   streams: ActiveStreams,
   /** SSE comments keep proxies and browsers from timing out an idle stream. */
   heartbeatMs: number,
@@ -111,7 +111,7 @@ export function streamResponse(
     };
 
     // The listener is never called synchronously, so `call` is set before any of it runs.
-    const call: UpstreamStream = route.upstream.serverStream(route.rpc, message, ctx, {
+    const call: UpstreamStream = route.client.serverStream(upstreamCall, {
       message: (msg: Message) => {
         out ??= open();
         if (out.writableEnded) return;
@@ -134,7 +134,7 @@ export function streamResponse(
           return;
         }
         // A client that went away cannot read a last frame.
-        if (ctx.signal.aborted) finish();
+        if (upstreamCall.ctx.signal.aborted) finish();
         else writeError(err);
       },
     });

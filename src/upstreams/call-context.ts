@@ -1,7 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerResponse } from 'node:http';
 import { GatewayError } from '../errors/gateway-error.js';
-import { codeName, GrpcStatus } from '../errors/status-codes.js';
 import { parseGrpcTimeout } from './grpc-timeout.js';
 import { MetadataBuilder } from './metadata.js';
 import type { CallContext } from './upstream.js';
@@ -21,24 +20,14 @@ export class CallContextFactory {
     this.#metadata = new MetadataBuilder(forwardHeaders, identityKeys);
   }
 
+  /** The call's final gRPC code is recorded on `request` (upstreamCode), for its access line. */
   forCall(request: FastifyRequest, reply: FastifyReply, identity: Identity | undefined, timeoutMs: number | undefined): CallContext {
     return {
       signal: clientGone(reply.raw),
       deadline: deadlineOf(request, timeoutMs),
-      metadata: this.#metadata.build(request.headers, request.id, identity),
+      metadata: this.#metadata.build(request.headers, request.id, identity, request.ip),
+      outcome: request,
     };
-  }
-
-  /** Records the upstream's gRPC code on the request for the access log. */
-  async observe<T>(request: FastifyRequest, call: Promise<T>): Promise<T> {
-    try {
-      const result = await call;
-      request.upstreamCode = 'OK';
-      return result;
-    } catch (err) {
-      request.upstreamCode = err instanceof GatewayError ? err.status : codeName(GrpcStatus.UNKNOWN);
-      throw err;
-    }
   }
 }
 

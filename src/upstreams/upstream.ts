@@ -2,11 +2,16 @@ import { fromBinary, toBinary, type DescMessage, type DescMethod, type MessageSh
 import * as grpc from '@grpc/grpc-js';
 import { GatewayError } from '../errors/gateway-error.js';
 import { codeName, GrpcStatus } from '../errors/status-codes.js';
-import { decodeStatusDetails, detailsRegistry } from './status-details.js';
+import { decodeStatusDetails } from './status-details.js';
 
 /** What the gateway records about each upstream call (metrics live in observability/). */
 export interface UpstreamObserver {
   callFinished(service: string, method: string, code: GrpcStatus, seconds: number): void;
+}
+
+/** Where a call reports its final gRPC code: the request, for its access line. */
+export interface CallOutcome {
+  upstreamCode: string;
 }
 
 /** The per-call inputs: the client's lifetime, an absolute deadline and the metadata. */
@@ -15,22 +20,27 @@ export interface CallContext {
   /** Epoch milliseconds, or Infinity for no deadline. */
   deadline: number;
   metadata: grpc.Metadata;
+  outcome: CallOutcome;
 }
 
-/** A method compiled once: its wire path and binary codec for grpc-js. */
+/** A method compiled once per route generation: its wire path, binary codec and error-detail types. */
 export interface CompiledRpc<I extends DescMessage = DescMessage, O extends DescMessage = DescMessage> {
   readonly path: string;
   readonly method: DescMethod;
   readonly name: string;
   readonly serialize: (message: MessageShape<I>) => Buffer;
   readonly deserialize: (bytes: Buffer) => MessageShape<O>;
+  /** Resolves google.rpc details and the service's own types in a failed call's status. */
+  readonly statusDetails: Registry;
 }
 
-export function compileRpc<I extends DescMessage, O extends DescMessage>(method: DescMethod & { input: I; output: O }): CompiledRpc<I, O> {
+/** `statusDetails`: from detailsRegistry() over the generation's protos. */
+export function compileRpc<I extends DescMessage, O extends DescMessage>(method: DescMethod & { input: I; output: O }, statusDetails: Registry): CompiledRpc<I, O> {
   return {
     path: `/${method.parent.typeName}/${method.name}`,
     method,
     name: method.name,
+    statusDetails,
     serialize: (message) => {
       const bytes = toBinary(method.input, message);
       return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -39,41 +49,46 @@ export function compileRpc<I extends DescMessage, O extends DescMessage>(method:
   };
 }
 
+/** HTTP/2 keepalive pings on a connection that has calls open. */
+export interface KeepaliveOptions {
+  timeMs: number;
+  timeoutMs: number;
+}
+
 export interface UpstreamOptions {
   name: string;
   address: string;
-  registry: Registry;
   observer: UpstreamObserver;
+  keepalive: KeepaliveOptions;
 }
 
 /**
  * One upstream gRPC service: a grpc-js channel (HTTP/2, reconnects, keepalive, DNS
- * round-robin) and the two call shapes the gateway exposes. grpc-js calls take no
- * AbortSignal, so the client's signal is bridged to cancelling the call here.
+ * round-robin) and the two call shapes the gateway exposes. It is the last link of the
+ * upstream client's policy chain (upstream-client.ts). grpc-js calls take no AbortSignal,
+ * so the client's signal is bridged to cancelling the call here.
  */
 export class Upstream {
   readonly name: string;
   readonly #channel: grpc.Channel;
   readonly #observer: UpstreamObserver;
-  readonly #detailsRegistry: Registry;
 
   constructor(options: UpstreamOptions) {
     this.name = options.name;
     this.#observer = options.observer;
-    this.#detailsRegistry = detailsRegistry(options.registry);
     // A bare channel: calls are driven on it directly, without grpc-js's Client layer (ChannelCall).
     this.#channel = new grpc.Channel(options.address, grpc.credentials.createInsecure(), {
       // dns:/// targets resolve to every address; spread calls over them instead of pinning one.
       'grpc.service_config': JSON.stringify({ loadBalancingConfig: [{ round_robin: {} }] }),
-      'grpc.keepalive_time_ms': 30_000,
-      'grpc.keepalive_timeout_ms': 10_000,
+      'grpc.keepalive_time_ms': options.keepalive.timeMs,
+      'grpc.keepalive_timeout_ms': options.keepalive.timeoutMs,
       'grpc.dns_min_time_between_resolutions_ms': 5_000,
       'grpc.enable_channelz': 0,
     });
   }
 
   unary<I extends DescMessage, O extends DescMessage>(rpc: CompiledRpc<I, O>, request: MessageShape<I>, ctx: CallContext): Promise<MessageShape<O>> {
-    if (ctx.signal.aborted) return Promise.reject(cancelledError());
+    if (ctx.signal.aborted) return Promise.reject(cancelledError(ctx));
     return new Promise((resolve, reject) => {
       new UnaryCall(this, this.#channel, rpc, ctx, resolve, reject).start(request);
     });
@@ -86,7 +101,8 @@ export class Upstream {
    */
   serverStream<I extends DescMessage, O extends DescMessage>(rpc: CompiledRpc<I, O>, request: MessageShape<I>, ctx: CallContext, listener: StreamListener<O>): UpstreamStream {
     if (ctx.signal.aborted) {
-      queueMicrotask(() => listener.end(cancelledError()));
+      const err = cancelledError(ctx);
+      queueMicrotask(() => listener.end(err));
       return endedStream;
     }
     const call = new StreamCall(this, this.#channel, rpc, ctx, listener);
@@ -100,8 +116,8 @@ export class Upstream {
   }
 
   /** A call's final status as the client's error; the upstream's own words stay in its cause, for the log. */
-  toGatewayError(status: grpc.StatusObject): GatewayError {
-    const details = decodeStatusDetails(status.metadata, this.#detailsRegistry);
+  toGatewayError(status: grpc.StatusObject, rpc: CompiledRpc): GatewayError {
+    const details = decodeStatusDetails(status.metadata, rpc.statusDetails);
     return GatewayError.fromUpstream(status.code, status.details, details, upstreamStatusError(status));
   }
 
@@ -111,7 +127,7 @@ export class Upstream {
 }
 
 /** What a server stream delivers: each message in order, then one end. */
-export interface StreamListener<O extends DescMessage> {
+export interface StreamListener<O extends DescMessage = DescMessage> {
   message(message: MessageShape<O>): void;
   /** The call is over: undefined when it ended OK, else the client's error. */
   end(err: GatewayError | undefined): void;
@@ -126,8 +142,8 @@ export interface UpstreamStream {
   cancel(): void;
 }
 
-/** The handle of a stream that never started (the client had already gone). */
-const endedStream: UpstreamStream = { pause() {}, resume() {}, cancel() {} };
+/** The handle of a stream that never started (the client had already gone, or a policy refused it). */
+export const endedStream: UpstreamStream = { pause() {}, resume() {}, cancel() {} };
 
 /**
  * One call driven on the channel's call directly, without grpc-js's Client layer (interceptor
@@ -185,6 +201,7 @@ abstract class ChannelCall<I extends DescMessage, O extends DescMessage> {
   onReceiveStatus(received: grpc.StatusObject): void {
     this.ctx.signal.removeEventListener('abort', this);
     const status = this.checkedStatus(this.#ownStatus ?? received);
+    this.ctx.outcome.upstreamCode = codeName(status.code);
     this.upstream.finished(this.rpc, status.code, this.#started);
     this.settle(status);
   }
@@ -246,7 +263,7 @@ class UnaryCall<I extends DescMessage, O extends DescMessage> extends ChannelCal
 
   protected settle(status: grpc.StatusObject): void {
     if (status.code === GrpcStatus.OK) this.resolve(this.#response!);
-    else this.reject(this.upstream.toGatewayError(status));
+    else this.reject(this.upstream.toGatewayError(status, this.rpc));
   }
 }
 
@@ -282,7 +299,7 @@ class StreamCall<I extends DescMessage, O extends DescMessage> extends ChannelCa
   }
 
   protected settle(status: grpc.StatusObject): void {
-    this.listener.end(status.code === GrpcStatus.OK ? undefined : this.upstream.toGatewayError(status));
+    this.listener.end(status.code === GrpcStatus.OK ? undefined : this.upstream.toGatewayError(status, this.rpc));
   }
 
   pause(): void {
@@ -310,6 +327,8 @@ function messageOf(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-function cancelledError(): GatewayError {
+/** The client had gone before the call started. */
+function cancelledError(ctx: CallContext): GatewayError {
+  ctx.outcome.upstreamCode = 'CANCELLED';
   return new GatewayError(GrpcStatus.CANCELLED, 'the client closed the request');
 }

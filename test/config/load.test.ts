@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { describe, test } from 'node:test';
+import { after, describe, test } from 'node:test';
 import { ConfigError, loadConfigFile, normaliseConfig } from '../../src/config/load.js';
 import { demoConfig } from '../../src/demo/demo-config.js';
 
@@ -114,6 +115,80 @@ describe('the demo config', () => {
   test('binds 127.0.0.1 unless HOST says otherwise', () => {
     assert.equal(demoConfig(addresses, {}).server.host, '127.0.0.1');
     assert.equal(demoConfig(addresses, { HOST: '0.0.0.0' }).server.host, '0.0.0.0');
+  });
+});
+
+describe('auth.jwt keys and algorithms', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'portico-keys-'));
+  const pemFile = (name: string, key: crypto.KeyObject): string => {
+    const file = path.join(dir, name);
+    fs.writeFileSync(file, key.export({ type: 'spki', format: 'pem' }));
+    return file;
+  };
+  const rsaKey = pemFile('rsa.pem', crypto.generateKeyPairSync('rsa', { modulusLength: 1024 }).publicKey);
+  const ecKey = pemFile('ec.pem', crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey);
+  const secret = 'a-secret-of-enough-length';
+  after(() => fs.rmSync(dir, { recursive: true }));
+
+  test('refuses a public key next to HS* algorithms only (algorithm confusion)', () => {
+    assert.deepEqual(problemsOf({ auth: { jwt: { secret, publicKeyFile: rsaKey, algorithms: ['HS256'] } } }), [
+      'auth.jwt.algorithms: publicKeyFile is configured but no RS*, PS*, ES* or EdDSA algorithm is listed',
+    ]);
+  });
+
+  test('refuses an algorithm without the key of its family', () => {
+    assert.deepEqual(problemsOf({ auth: { jwt: { publicKeyFile: rsaKey, algorithms: ['HS256', 'RS256'] } } }), ['auth.jwt.algorithms: HS256 needs auth.jwt.secret (or PORTICO_JWT_SECRET)']);
+    assert.deepEqual(problemsOf({ auth: { jwt: { secret, algorithms: ['HS256', 'RS256', 'EdDSA'] } } }), ['auth.jwt.algorithms: RS256, EdDSA need auth.jwt.publicKeyFile']);
+    assert.deepEqual(problemsOf({ auth: { jwt: { secret, algorithms: ['RS256'] } } }), [
+      'auth.jwt.algorithms: RS256 needs auth.jwt.publicKeyFile',
+      'auth.jwt.algorithms: a secret is configured (auth.jwt.secret or PORTICO_JWT_SECRET) but no HS256/384/512 algorithm is listed',
+    ]);
+  });
+
+  test('refuses algorithms the public key cannot verify, and a file that holds no public key', () => {
+    assert.deepEqual(problemsOf({ auth: { jwt: { publicKeyFile: ecKey, algorithms: ['ES256', 'RS256'] } } }), [
+      'auth.jwt.algorithms: RS256 cannot be verified with the key in publicKeyFile (it suits ES256)',
+    ]);
+    const notAKey = path.join(dir, 'not-a-key.pem');
+    fs.writeFileSync(notAKey, 'hello\n');
+    assert.deepEqual(problemsOf({ auth: { jwt: { publicKeyFile: notAKey, algorithms: ['RS256'] } } }), [
+      `auth.jwt.publicKeyFile: ${notAKey} is not an RSA, EC (P-256/384/521) or Ed25519/Ed448 public key in PEM`,
+    ]);
+  });
+
+  test('accepts each key with the algorithms of its family, together or alone', () => {
+    const config = normaliseConfig({ auth: { jwt: { secret, publicKeyFile: rsaKey, algorithms: ['HS256', 'RS256', 'PS384'] } } }, { baseDir: '/', env: {} });
+    assert.equal(config.auth.jwt?.secret, secret);
+    assert.match(config.auth.jwt?.publicKey ?? '', /BEGIN PUBLIC KEY/);
+    assert.deepEqual(problemsOf({ auth: { jwt: { publicKeyFile: ecKey, algorithms: ['ES256'] } } }), []);
+    assert.deepEqual(problemsOf({ auth: { jwt: { secret } } }), []);
+  });
+
+  test('defaults the token size limit and the cache budget', () => {
+    const jwt = normaliseConfig({ auth: { jwt: { secret } } }, { baseDir: '/', env: {} }).auth.jwt!;
+    assert.equal(jwt.maxTokenBytes, 8192);
+    assert.equal(jwt.cacheBytes, 8388608);
+  });
+});
+
+describe('metadata keys', () => {
+  const reserved = 'has an invalid format (expected a lower-case header or metadata name, neither grpc-* (reserved by gRPC) nor *-bin (binary))';
+
+  test('refuses grpc-* and -bin names in metadata.forwardHeaders', () => {
+    assert.deepEqual(problemsOf({ metadata: { forwardHeaders: ['traceparent', 'grpc-trace', 'x-ticket-bin'] } }), [
+      `metadata.forwardHeaders[1]: ${reserved}`,
+      `metadata.forwardHeaders[2]: ${reserved}`,
+    ]);
+  });
+
+  test('refuses grpc-* and -bin keys in auth.jwt.forwardClaims', () => {
+    const secret = 'a-secret-of-enough-length';
+    assert.deepEqual(problemsOf({ auth: { jwt: { secret, forwardClaims: { sub: 'grpc-user' } } } }), [`auth.jwt.forwardClaims.sub: ${reserved}`]);
+    assert.deepEqual(problemsOf({ auth: { jwt: { secret, forwardClaims: { sub: 'x-user-bin' } } } }), [`auth.jwt.forwardClaims.sub: ${reserved}`]);
+  });
+
+  test('still accepts names that only contain "grpc" or "bin"', () => {
+    assert.deepEqual(problemsOf({ metadata: { forwardHeaders: ['x-grpc-hint', 'x-binary', 'bin-id'] } }), []);
   });
 });
 

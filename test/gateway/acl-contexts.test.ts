@@ -134,14 +134,14 @@ describe('company-selector context (hand-written route /v1/screener, no auth)', 
     ['sector=TECH', 'sector', /sector: must be one of TECHNOLOGY, HEALTHCARE, FINANCIALS, ENERGY, CONSUMER_DISCRETIONARY, CONSUMER_STAPLES$/],
     ['sector=SECTOR_UNSPECIFIED', 'sector', /sector: must be one of /],
     ['sector=technology', 'sector', /sector: must be one of /],
-    ['min_market_cap=-1', 'min_market_cap', /min_market_cap: must match pattern/],
-    ['min_market_cap=1e12', 'min_market_cap', /min_market_cap: must match pattern/],
-    ['min_market_cap=', 'min_market_cap', /min_market_cap: must match pattern/],
-    ['min_market_cap=9999999999999999999', 'min_market_cap', /min_market_cap: must match pattern/],
-    ['limit=0', 'limit', /limit: must be >= 1$/],
-    ['limit=51', 'limit', /limit: must be <= 50$/],
-    ['limit=five', 'limit', /limit: must be integer$/],
-    ['limit=2.5', 'limit', /limit: must be integer$/],
+    ['min_market_cap=-1', 'min_market_cap', /min_market_cap: has an invalid format \(Only companies with at least this market capitalisation, in US dollars\)$/],
+    ['min_market_cap=1e12', 'min_market_cap', /min_market_cap: has an invalid format /],
+    ['min_market_cap=', 'min_market_cap', /min_market_cap: has an invalid format /],
+    ['min_market_cap=9999999999999999999', 'min_market_cap', /min_market_cap: has an invalid format /],
+    ['limit=0', 'limit', /limit: must be at least 1$/],
+    ['limit=51', 'limit', /limit: must be at most 50$/],
+    ['limit=five', 'limit', /limit: expected an integer$/],
+    ['limit=2.5', 'limit', /limit: expected an integer$/],
   ];
   for (const [query, field, message] of badQueries) {
     it(`answers ?${query} with a 400 naming ${field}, without calling the upstream`, async () => {
@@ -162,7 +162,7 @@ describe('company-selector context (hand-written route /v1/screener, no auth)', 
   });
 });
 
-describe('market-monitor context (hand-written route /v1/tickers/:symbol, no auth)', () => {
+describe('market-monitor context (hand-written route /v1/tickers/{symbol}, no auth)', () => {
   it('returns the PriceTicker of a symbol: direction by name, RFC 3339 time, no volume', async () => {
     const { response, body } = await getJson('/v1/tickers/AAPL');
     assert.equal(response.status, 200);
@@ -198,7 +198,7 @@ describe('market-monitor context (hand-written route /v1/tickers/:symbol, no aut
       const before = quoteRequests.length;
       const { response, body } = await getJson(`/v1/tickers/${symbol}`);
       assert.equal(response.status, 400);
-      assert.match(assertBadRequest(body, ['symbol']).message, /symbol: must match pattern/);
+      assert.match(assertBadRequest(body, ['symbol']).message, /symbol: has an invalid format \(Ticker symbol, e\.g\. NVDA\)$/);
       assert.equal(quoteRequests.length, before);
     });
   }
@@ -228,7 +228,9 @@ describe('OpenAPI of the two route modules', () => {
     const doc = body as { paths: Record<string, any>; components: { schemas: Record<string, any> } };
 
     const screener = doc.paths['/v1/screener']?.get;
-    assert.deepEqual(screener.tags, ['company-selector']);
+    // One tag per bounded context: the route module's operations share their service's tag with its bindings.
+    assert.deepEqual(screener.tags, ['CompanySelectorService']);
+    assert.deepEqual(doc.paths['/v1/companies/{ticker}']?.get.tags, ['CompanySelectorService']);
     assert.equal(screener.security, undefined);
     assert.deepEqual(screener.responses['200'].content['application/json'].schema, { $ref: '#/components/schemas/company_selector.v1.CompanyShortlist' });
     const parameters = screener.parameters as { name: string; in: string; required?: boolean; schema: any }[];
@@ -244,7 +246,8 @@ describe('OpenAPI of the two route modules', () => {
     assert.deepEqual(Object.keys(doc.components.schemas['company_selector.v1.CompanyCard'].properties), ['ticker', 'name', 'sector', 'marketCap', 'dividendYield']);
 
     const ticker = doc.paths['/v1/tickers/{symbol}']?.get;
-    assert.deepEqual(ticker.tags, ['market-monitor']);
+    assert.deepEqual(ticker.tags, ['MarketMonitorService']);
+    assert.deepEqual(doc.paths['/v1/quotes/{symbol}']?.get.tags, ['MarketMonitorService']);
     assert.deepEqual(ticker.parameters.map((p: { name: string; in: string }) => [p.name, p.in]), [['symbol', 'path']]);
     assert.deepEqual(ticker.responses['200'].content['application/json'].schema, { $ref: '#/components/schemas/market_monitor.v1.PriceTicker' });
     assert.deepEqual(Object.keys(doc.components.schemas['market_monitor.v1.PriceTicker'].properties), ['symbol', 'price', 'changePercent', 'direction', 'asOf']);

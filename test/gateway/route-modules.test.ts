@@ -21,7 +21,7 @@ const companyTakeover: BoundedContext = {
   routes: [
     defineAclRoute({
       method: 'GET',
-      url: '/:ticker',
+      url: '/{ticker}',
       summary: 'a route module that wins over the declarative binding',
       auth: 'none',
       schema: { params: Type.Object({ ticker: Type.String() }) },

@@ -35,6 +35,13 @@ const table = [
 /** The codes whose upstream message and details must never reach the client. */
 const hidden = new Set(['UNKNOWN', 'INTERNAL', 'DATA_LOSS']);
 
+/** Transport failures, mostly worded by grpc-js: the gateway's message, the upstream's details. */
+const transportMessages: Record<string, string> = {
+  DEADLINE_EXCEEDED: 'the upstream service did not answer in time',
+  UNIMPLEMENTED: 'the upstream service does not implement this method',
+  UNAVAILABLE: 'the upstream service is unavailable',
+};
+
 const fail = probeMethod(ProbeService, 'Fail');
 
 /** A hand-written route over ProbeService.Fail with its own client-facing messages. */
@@ -45,7 +52,7 @@ const thingsContext: BoundedContext = {
   routes: [
     defineAclRoute({
       method: 'GET',
-      url: '/:code',
+      url: '/{code}',
       summary: 'A thing, failing with the given gRPC code',
       auth: 'none',
       schema: { params: Type.Object({ code: Type.String({ pattern: '^[0-9]{1,2}$' }) }) },
@@ -119,14 +126,15 @@ describe('gRPC status → HTTP status', () => {
       });
       continue;
     }
-    it(`answers ${row.name} with ${row.http}, keeping the upstream message`, async () => {
+    const transportMessage = transportMessages[row.name];
+    it(`answers ${row.name} with ${row.http}, ${transportMessage ? "with the gateway's message" : 'keeping the upstream message'}`, async () => {
       const message = `${row.name.toLowerCase()} says: quota of widget 7 used up`;
       const { response, body } = await failWith(row.code, message, false);
       assert.equal(response.status, row.http);
       const error = envelopeOf(body);
       assert.equal(error.code, row.http);
       assert.equal(error.status, row.name);
-      assert.equal(error.message, message);
+      assert.equal(error.message, transportMessage ?? message);
       assert.deepEqual(error.details, []);
       assert.equal(error.requestId, response.headers.get('x-request-id'));
     });
@@ -148,7 +156,7 @@ describe('google.rpc.Status details', () => {
       const { response, body } = await failWith(row.code, 'thing is invalid', true);
       assert.equal(response.status, row.http);
       const error = envelopeOf(body);
-      assert.equal(error.message, 'thing is invalid');
+      assert.equal(error.message, transportMessages[row.name] ?? 'thing is invalid');
       assert.deepEqual(error.details, [badRequestJson]);
     });
   }

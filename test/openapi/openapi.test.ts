@@ -254,7 +254,7 @@ describe('OpenAPI document', () => {
   it('documents hand-written routes from their schemas and public reply message', () => {
     const investor = op('get', '/v1/investor');
     assert.equal(investor.summary, "The caller's view of an investor profile");
-    assert.deepEqual(investor.tags, ['investor']);
+    assert.deepEqual(investor.tags, ['InvestorService']);
     assert.deepEqual(investor.parameters, [
       { name: 'investor_id', in: 'query', required: true, description: 'Numeric investor id.', schema: { type: 'string', pattern: '^[1-9][0-9]{0,17}$' } },
     ]);

@@ -42,8 +42,9 @@ export async function startGateway(config: GatewayConfig, options: Omit<BuildOpt
   return { url: `http://127.0.0.1:${port}`, port, gateway, logs, close: () => gateway.app.close() };
 }
 
-/** Signs a JWT for testJwtSecret; pass `expiresIn` (ms) or extra claims as needed. */
+/** Signs a JWT for testJwtSecret, expiring after `expiresIn` ms (default 10 minutes) unless the claims carry an exp. */
 export function signToken(claims: Record<string, unknown> = { sub: 'alice' }, options: { expiresIn?: number; key?: string; algorithm?: 'HS256' | 'HS384' } = {}): string {
-  const sign = createSigner({ key: options.key ?? testJwtSecret, algorithm: options.algorithm ?? 'HS256', ...(options.expiresIn !== undefined && { expiresIn: options.expiresIn }) });
+  const expiresIn = 'exp' in claims ? undefined : (options.expiresIn ?? 600_000);
+  const sign = createSigner({ key: options.key ?? testJwtSecret, algorithm: options.algorithm ?? 'HS256', ...(expiresIn !== undefined && { expiresIn }) });
   return sign(claims);
 }

@@ -177,7 +177,8 @@ describe('Server-Sent Events', () => {
     assert.equal(events.length, 2);
     assert.deepEqual(events[1], [
       'error',
-      { error: { code: 503, status: 'UNAVAILABLE', message: 'draining', requestId: response.headers['x-request-id'], details: [] } },
+      // UNAVAILABLE is told in the gateway's words: the upstream's "draining" stays in the log.
+      { error: { code: 503, status: 'UNAVAILABLE', message: 'the upstream service is unavailable', requestId: response.headers['x-request-id'], details: [] } },
     ]);
   });
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { InvalidJsonError, parseJsonExact } from '../../src/transcoding/exact-json.js';
+import { hasLongIntegerLiteral, InvalidJsonError, parseJsonExact } from '../../src/transcoding/exact-json.js';
 
 describe('parseJsonExact', () => {
   it('parses ordinary JSON exactly like JSON.parse', () => {
@@ -73,5 +73,63 @@ describe('parseJsonExact', () => {
       }),
       { numRuns: 200, interruptAfterTimeLimit: 4000 },
     );
+  });
+});
+
+describe('hasLongIntegerLiteral', () => {
+  it('finds integers of 16 or more digits outside strings', () => {
+    for (const text of ['12345678901234567890', '{"id":9007199254740993}', '[-9223372036854775808]', '{"a":"x","b":1234567890123456}', '{"s":"\\\\","n":1234567890123456}']) {
+      assert.equal(hasLongIntegerLiteral(text), true, text);
+    }
+  });
+
+  it('ignores digit runs inside strings, escaped quotes included, and in fractions and exponents', () => {
+    for (const text of [
+      '{"id":"9223372036854775807"}',
+      '{"card":"4111111111111111111","n":1}',
+      '{"s":"say \\"1234567890123456\\" twice"}',
+      '{"key1234567890123456":1}',
+      '[0.30000000000000004,1e1234567890123456,2E-1234567890123456]',
+      '[123456789012345]',
+    ]) {
+      assert.equal(hasLongIntegerLiteral(text), false, text);
+    }
+  });
+
+  it('agrees with the literals JSON.parse reads, for random documents mixing quoted and bare long integers', () => {
+    const value = fc.letrec((tie) => ({
+      leaf: fc.oneof(
+        fc.bigInt({ min: -(2n ** 70n), max: 2n ** 70n }).map((n) => ({ raw: n.toString() })),
+        fc.bigInt({ min: 0n, max: 2n ** 70n }).map((n) => n.toString()),
+        fc.double({ noNaN: true, noDefaultInfinity: true }),
+        fc.string(),
+      ),
+      node: fc.oneof({ depthSize: 'small' }, tie('leaf'), fc.array(tie('node'), { maxLength: 4 }), fc.dictionary(fc.string(), tie('node'), { maxKeys: 4 })),
+    })).node;
+    const write = (v: unknown): string => {
+      if (Array.isArray(v)) return `[${v.map(write).join(',')}]`;
+      if (typeof v === 'object' && v !== null) {
+        if ('raw' in v && typeof v.raw === 'string') return v.raw;
+        return `{${Object.entries(v).map(([k, item]) => `${JSON.stringify(k)}:${write(item)}`).join(',')}}`;
+      }
+      return JSON.stringify(v);
+    };
+    fc.assert(
+      fc.property(value, (v) => {
+        const text = write(v);
+        let expected = false;
+        JSON.parse(text, (_key, parsed: unknown, context?: { source?: string }) => {
+          if (typeof parsed === 'number' && /^-?\d{16}/.test(context?.source ?? '')) expected = true;
+          return parsed;
+        });
+        assert.equal(hasLongIntegerLiteral(text), expected, text);
+      }),
+      { numRuns: 300, interruptAfterTimeLimit: 4000 },
+    );
+  });
+
+  it("leaves parseJsonExact's results unchanged: quoted long integers stay strings, bare ones become their digits", () => {
+    assert.deepEqual(parseJsonExact('{"id":"9223372036854775807","n":[1,2.5]}'), { id: '9223372036854775807', n: [1, 2.5] });
+    assert.deepEqual(parseJsonExact('{"id":"9223372036854775807","big":9223372036854775807}'), { id: '9223372036854775807', big: '9223372036854775807' });
   });
 });

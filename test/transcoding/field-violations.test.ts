@@ -506,6 +506,13 @@ describe('validateMessageJson', () => {
     );
   });
 
+  it('stops listing after 20 violations and counts the rest in a last entry', () => {
+    const violations = check({ tags: Array.from({ length: 1000 }, () => 1) });
+    assert.equal(violations.length, 21);
+    assert.deepEqual(violations[19], { field: 'tags[19]', description: 'expected a string' });
+    assert.deepEqual(violations[20], { field: '', description: '980 more violations not listed' });
+  });
+
   it('validates other message types used as the request', () => {
     assertAccepted({ currencyCode: 'EUR', units: '1', nanos: 5 }, strict, Money);
     assert.deepEqual(check({ units: 1.5 }, strict, Money), [{ field: 'units', description: 'expected an integer string or number (int64)' }]);

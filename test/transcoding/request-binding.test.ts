@@ -432,6 +432,22 @@ describe('RequestBinding.build', () => {
     assert.equal((created['shelf'] as Record<string, unknown>)['shelfId'], 's9');
   });
 
+  it('lists at most 20 problems, and how many more there are, in the violations and the message', () => {
+    const binding = compile({});
+    const query = Array.from({ length: 500 }, (_, i) => `nope${i}=1`).join('&');
+    assert.throws(
+      () => binding.build(params(), query, undefined),
+      (err: unknown) => {
+        assert.ok(err instanceof RequestBindingError);
+        assert.equal(err.violations.length, 21);
+        assert.deepEqual(err.violations[19], { field: 'nope19', description: 'unknown query parameter' });
+        assert.deepEqual(err.violations[20], { field: '', description: '480 more violations not listed' });
+        assert.match(err.message, /nope19: unknown query parameter; 480 more violations not listed$/);
+        return true;
+      },
+    );
+  });
+
   it('reports every problem of a request in one error with a readable message', () => {
     const binding = compile({ pathFields: ['scalars.bool_value'] });
     assert.throws(

@@ -5,6 +5,7 @@ import { create, toBinary, type DescMessage, type DescMethod } from '@bufbuild/p
 import * as grpc from '@grpc/grpc-js';
 import { GatewayError } from '../../src/errors/gateway-error.js';
 import { GrpcStatus } from '../../src/errors/status-codes.js';
+import { detailsRegistry } from '../../src/upstreams/status-details.js';
 import { compileRpc, Upstream, type CallContext, type UpstreamStream } from '../../src/upstreams/upstream.js';
 import { probeMethod, probeRegistry, ProbeService } from '../support/probe-backend.js';
 import { waitFor } from '../support/wait.js';
@@ -17,7 +18,7 @@ import { waitFor } from '../support/wait.js';
  */
 
 const echo = probeMethod(ProbeService, 'Echo') as DescMethod & { methodKind: 'unary'; input: DescMessage; output: DescMessage };
-const rpc = compileRpc(echo);
+const rpc = compileRpc(echo, detailsRegistry(probeRegistry));
 const raw = (bytes: Buffer): Buffer => bytes;
 
 /**
@@ -73,7 +74,12 @@ async function writeMessages(call: grpc.ServerWritableStream<Buffer, Buffer>, co
     if (call.cancelled) return;
     const more = call.write(answer(`m${i}-${padding}`));
     seen.written++;
-    if (!more) await Promise.race([once(call, 'drain'), once(call, 'cancelled')]);
+    if (!more) {
+      // The once() that loses the race is aborted: left pending, each wait would leave an 'error'
+      // and a 'cancelled' listener on the call (MaxListenersExceededWarning after ten).
+      const waited = new AbortController();
+      await Promise.race([once(call, 'drain', { signal: waited.signal }), once(call, 'cancelled', { signal: waited.signal })]).finally(() => waited.abort());
+    }
   }
   if (!call.cancelled) call.end();
 }
@@ -83,10 +89,16 @@ let backend: Awaited<ReturnType<typeof startMisbehavingServer>>;
 let upstream: Upstream;
 /** The observer's record of every call's final code. */
 const finished: { code: GrpcStatus }[] = [];
+/** Listener leaks, on either side, show as MaxListenersExceededWarning. */
+const listenerLeaks: string[] = [];
+const recordLeak = (warning: Error): void => {
+  if (warning.name === 'MaxListenersExceededWarning') listenerLeaks.push(warning.message);
+};
+process.on('warning', recordLeak);
 
 before(async () => {
   backend = await startMisbehavingServer();
-  upstream = new Upstream({ name: 'probe', address: backend.address, registry: probeRegistry, observer: { callFinished: (_s, _m, code) => finished.push({ code }) } });
+  upstream = new Upstream({ name: 'probe', address: backend.address, keepalive: { timeMs: 300_000, timeoutMs: 20_000 }, observer: { callFinished: (_s, _m, code) => finished.push({ code }) } });
 });
 after(() => {
   upstream.close();
@@ -97,7 +109,7 @@ describe('Upstream.unary on the channel call', () => {
   function context(behaviour: Behaviour, signal = new AbortController().signal, deadline = Date.now() + 5_000): CallContext {
     const metadata = new grpc.Metadata();
     metadata.set('x-behaviour', behaviour);
-    return { signal, deadline, metadata };
+    return { signal, deadline, metadata, outcome: { upstreamCode: '' } };
   }
 
   async function failure(behaviour: Behaviour, signal?: AbortSignal, deadline?: number): Promise<GatewayError> {
@@ -194,7 +206,7 @@ describe('Upstream.serverStream on the channel call', () => {
     const metadata = new grpc.Metadata();
     metadata.set('x-behaviour', behaviour);
     metadata.set('x-count', String(options.count ?? 0));
-    const ctx: CallContext = { signal: options.signal ?? new AbortController().signal, deadline: Date.now() + 10_000, metadata };
+    const ctx: CallContext = { signal: options.signal ?? new AbortController().signal, deadline: Date.now() + 10_000, metadata, outcome: { upstreamCode: '' } };
     const ids: string[] = [];
     let endWith!: (err: GatewayError | undefined) => void;
     const ended = new Promise<GatewayError | undefined>((resolve) => (endWith = resolve));
@@ -298,5 +310,14 @@ describe('Upstream.serverStream on the channel call', () => {
     assert.deepEqual(received.ids, []);
     assert.equal(finished.length, before);
     assert.equal(backend.seen.handled.length, handledBefore);
+  });
+});
+
+describe('listeners', () => {
+  it('are not left behind on the calls (no MaxListenersExceededWarning)', async () => {
+    // Warnings are emitted on a later tick.
+    await new Promise((resolve) => setImmediate(resolve));
+    process.off('warning', recordLeak);
+    assert.deepEqual(listenerLeaks, []);
   });
 });

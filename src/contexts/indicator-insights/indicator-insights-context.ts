@@ -9,7 +9,7 @@ import { defineAclRoute, type BoundedContext } from '../acl-route.js';
  */
 const getInsight = defineAclRoute({
   method: 'GET',
-  url: '/:symbol',
+  url: '/{symbol}',
   summary: 'The current trading signal for a symbol',
   auth: 'optional',
   schema: {

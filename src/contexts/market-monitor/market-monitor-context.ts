@@ -20,7 +20,7 @@ export function directionOf(changePercent: number): Direction {
 
 const getTicker = defineAclRoute({
   method: 'GET',
-  url: '/:symbol',
+  url: '/{symbol}',
   summary: 'The latest price of a symbol and which way it moved',
   auth: 'none',
   schema: {

@@ -1,0 +1,77 @@
+import type { Identity } from '../upstreams/call-context.js';
+
+interface Entry {
+  readonly identity: Identity;
+  /** Epoch ms of the token's exp: the entry answers until then and no longer. */
+  readonly expiresAt: number;
+  readonly bytes: number;
+}
+
+/** Map entry, entry object and identity map: V8's fixed cost per cached token, roughly. */
+const entryOverheadBytes = 200;
+
+/**
+ * Tokens that passed verification, with the identity they carry: a frontend sends the same
+ * token many times, and the signature check is the costliest step of authentication. Only
+ * verified tokens enter (failures would let junk tokens fill the heap), each until its exp,
+ * and the total of token text and claims stays within a byte budget, the least recently used
+ * leaving first. Keyed by the token text itself, so a hit is one Map lookup; a Map iterates
+ * in insertion order, which makes the LRU a few lines (lru-cache is no direct dependency).
+ */
+export class VerifiedTokenCache {
+  readonly #entries = new Map<string, Entry>();
+  readonly #maxBytes: number;
+  #bytes = 0;
+
+  constructor(maxBytes: number) {
+    this.#maxBytes = maxBytes;
+  }
+
+  /** Tokens held, for tests and diagnostics. */
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  /** Estimated bytes held, always within the budget. */
+  get bytes(): number {
+    return this.#bytes;
+  }
+
+  /** The identity of a verified, unexpired token, or undefined. */
+  get(token: string, now: number): Identity | undefined {
+    const entry = this.#entries.get(token);
+    if (entry === undefined) return undefined;
+    this.#entries.delete(token);
+    if (now > entry.expiresAt) {
+      this.#bytes -= entry.bytes;
+      return undefined;
+    }
+    this.#entries.set(token, entry);
+    return entry.identity;
+  }
+
+  /** Remembers a token that has just been verified, until `expiresAt` (epoch ms). */
+  set(token: string, identity: Identity, expiresAt: number): void {
+    const bytes = entryBytes(token, identity);
+    if (bytes > this.#maxBytes) return;
+    const previous = this.#entries.get(token);
+    if (previous) {
+      this.#entries.delete(token);
+      this.#bytes -= previous.bytes;
+    }
+    this.#entries.set(token, { identity, expiresAt, bytes });
+    this.#bytes += bytes;
+    for (const [oldest, entry] of this.#entries) {
+      if (this.#bytes <= this.#maxBytes) break;
+      this.#entries.delete(oldest);
+      this.#bytes -= entry.bytes;
+    }
+  }
+}
+
+function entryBytes(token: string, identity: Identity): number {
+  let bytes = entryOverheadBytes + token.length;
+  // Claim values may hold characters beyond Latin-1, which V8 stores in two bytes each.
+  for (const [key, value] of identity) bytes += key.length + 2 * value.length;
+  return bytes;
+}

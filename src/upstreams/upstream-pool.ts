@@ -1,0 +1,93 @@
+import type { ServiceConfig } from '../config/schema.js';
+import { OpenStreamsLimit } from '../policies/open-streams.js';
+import { UpstreamClient } from './upstream-client.js';
+import { Upstream, type UpstreamObserver } from './upstream.js';
+
+/** What one service's upstream is: its channel, the state of its policies and their chain. */
+interface ServiceUpstream {
+  /** What the channel was built from; a reload that changes it gets a new channel. */
+  readonly identity: string;
+  readonly channel: Upstream;
+  readonly openStreams: OpenStreamsLimit;
+  readonly client: UpstreamClient;
+}
+
+/** The upstreams of a route generation being compiled: swapped in with commit(), or thrown away. */
+export interface PreparedUpstreams {
+  readonly clients: ReadonlyMap<string, UpstreamClient>;
+  /** Makes these the upstreams in force; services no longer configured, or changed, drain for `graceMs`, then close. */
+  commit(graceMs: number): void;
+  /** Closes what prepare() created for this generation; the upstreams in force are untouched. */
+  discard(): void;
+}
+
+/**
+ * Per-service upstream state across reloads. A reload that keeps a service's address and
+ * channel settings keeps its channel (connections stay up) and its policies' state (open
+ * streams now; health and breakers later). Only services removed or changed are retired:
+ * their calls in flight finish on the old channel, which closes after the grace period.
+ */
+export class UpstreamPool {
+  #current = new Map<string, ServiceUpstream>();
+  readonly #retiring = new Map<NodeJS.Timeout, readonly ServiceUpstream[]>();
+
+  constructor(private readonly observer: UpstreamObserver) {}
+
+  prepare(services: readonly ServiceConfig[]): PreparedUpstreams {
+    const next = new Map<string, ServiceUpstream>();
+    const created: ServiceUpstream[] = [];
+    for (const config of services) {
+      const kept = this.#current.get(config.name);
+      const identity = channelIdentity(config);
+      if (kept?.identity === identity) {
+        next.set(config.name, kept);
+        continue;
+      }
+      const fresh = this.#create(config, identity);
+      created.push(fresh);
+      next.set(config.name, fresh);
+    }
+    return {
+      clients: new Map([...next].map(([name, upstream]) => [name, upstream.client])),
+      commit: (graceMs) => {
+        for (const config of services) next.get(config.name)!.openStreams.max = config.maxOpenStreams;
+        const retired = [...this.#current.values()].filter((upstream) => next.get(upstream.channel.name) !== upstream);
+        this.#current = next;
+        this.#retire(retired, graceMs);
+      },
+      discard: () => {
+        for (const upstream of created) upstream.channel.close();
+      },
+    };
+  }
+
+  /** Closes every channel, those in force and those still draining after a reload. */
+  close(): void {
+    for (const [timer, upstreams] of this.#retiring) {
+      clearTimeout(timer);
+      for (const upstream of upstreams) upstream.channel.close();
+    }
+    this.#retiring.clear();
+    for (const upstream of this.#current.values()) upstream.channel.close();
+  }
+
+  #create(config: ServiceConfig, identity: string): ServiceUpstream {
+    const channel = new Upstream({ name: config.name, address: config.address, observer: this.observer, keepalive: config.keepalive });
+    const openStreams = new OpenStreamsLimit(config.name, config.maxOpenStreams);
+    return { identity, channel, openStreams, client: new UpstreamClient(config.name, channel, [openStreams]) };
+  }
+
+  #retire(upstreams: readonly ServiceUpstream[], graceMs: number): void {
+    if (upstreams.length === 0) return;
+    const timer = setTimeout(() => {
+      this.#retiring.delete(timer);
+      for (const upstream of upstreams) upstream.channel.close();
+    }, graceMs);
+    timer.unref();
+    this.#retiring.set(timer, upstreams);
+  }
+}
+
+function channelIdentity(config: ServiceConfig): string {
+  return JSON.stringify([config.address, config.keepalive]);
+}
