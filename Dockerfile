@@ -2,9 +2,13 @@
 # Portico: REST/JSON to gRPC gateway.
 #
 #   docker build -t portico .
-#   docker run --rm -p 8080:8080 portico                        # demo mode (embedded backends)
-#   docker run --rm -p 8080:8080 -v $PWD/config.yaml:/etc/portico/config.yaml:ro \
-#     -e PORTICO_JWT_SECRET=... portico --config /etc/portico/config.yaml
+#   docker run --rm -p 8080:8080 -v "$PWD/my-config:/etc/portico:ro" -e PORTICO_JWT_SECRET=... portico
+#   docker run --rm -p 127.0.0.1:8080:8080 portico --demo --host 0.0.0.0   # the demo, on this machine only
+#
+# Without arguments the image serves /etc/portico/config.yaml (PORTICO_CONFIG) and refuses to
+# start, in one line, when nothing is mounted there: the demo, with its public JWT secret, runs
+# only when asked for with --demo, and then listens on the container's loopback unless --host
+# (or HOST) says otherwise.
 #
 # The base image's Node major matches the `node` devDependency (24) the project is built and
 # tested with.
@@ -21,7 +25,8 @@ RUN npm run build
 # ---- runtime: production dependencies, dist/ and the protos only ----
 FROM node:24-bookworm-slim AS runtime
 ENV NODE_ENV=production \
-    PORT=8080
+    PORT=8080 \
+    PORTICO_CONFIG=/etc/portico/config.yaml
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
@@ -47,8 +52,8 @@ STOPSIGNAL SIGTERM
 HEALTHCHECK --interval=15s --timeout=3s --start-period=20s --retries=3 \
   CMD ["node", "-e", "fetch(`http://127.0.0.1:${process.env.PORT || 8080}/healthz`).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 
-# Without arguments: demo mode. Pass `--config /etc/portico/config.yaml` to use real upstreams.
-# The node flags are those of `npm start` (a test keeps them equal): an 8 MiB young generation
+# Without arguments: the config at PORTICO_CONFIG (`--config <file>` names another, `--demo`
+# runs the demo). The node flags are those of `npm start` (a test keeps them equal): an 8 MiB young generation
 # and an old space allowed to grow to 2x its live size (V8's default is up to 4x) between full
 # collections keep the peak RSS under load near 200 MiB instead of 330-400 (bench/README.md,
 # "What was changed").

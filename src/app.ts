@@ -94,7 +94,7 @@ export async function buildApp(config: GatewayConfig, options: BuildOptions = {}
       return metrics.registry.metrics();
     });
   }
-  await registerOpenApi(app, live);
+  if (config.openapi.enabled) await registerOpenApi(app, live);
 
   for (const method of transcodedMethods) {
     if (!app.supportedMethods.includes(method)) app.addHttpMethod(method, { hasBody: !bodylessMethods.has(method) });

@@ -1,62 +1,102 @@
-import { parseArgs } from 'node:util';
+import fs from 'node:fs';
 import { buildApp } from './app.js';
-import { ConfigError, loadConfigFile } from './config/load.js';
+import { parseCommandLine, UsageError } from './cli/command-line.js';
+import { loadConfigFile } from './config/load.js';
 import { watchConfig } from './config/watch.js';
 import type { GatewayConfig } from './config/schema.js';
 import { boundedContexts } from './contexts/index.js';
-import { startDemoBackends } from './demo/backends.js';
 import { demoConfig } from './demo/demo-config.js';
 import { drainOnSignals } from './lifecycle/shutdown.js';
 
 /*
- * The only file that listens. Without --config it starts the demo: one embedded gRPC backend
- * per demo bounded context on loopback, and the gateway in front of them.
+ * The only file that listens. With --config (or PORTICO_CONFIG, which the container image
+ * sets) it serves the upstreams of that file. Otherwise, or with --demo, it starts the demo:
+ * one embedded gRPC backend per demo bounded context on loopback, and the gateway in front of
+ * them, listening on 127.0.0.1 unless --host or HOST says otherwise.
  */
 
-const usage = `usage: portico [--config <file.yaml>] [--check-config]
-  --config <file>   run against the upstreams in this YAML file (default: the embedded demo)
+const usage = `usage: portico [--config <file.yaml> | --demo] [--host <address>] [--check-config]
+  --config <file>   serve the upstreams in this YAML file (default: $PORTICO_CONFIG)
+  --demo            serve the embedded demo (the default without --config and PORTICO_CONFIG)
+  --host <address>  listen address; overrides server.host and HOST (the demo's is 127.0.0.1)
   --check-config    validate the config (and its protos) and exit`;
 
+/** Why listen() fails when the mistake is the operator's, not the gateway's. */
+const listenProblems: Record<string, string> = {
+  EADDRINUSE: 'the port is in use by another process (set PORT or server.port)',
+  EACCES: 'permission denied (ports below 1024 need privileges)',
+  EADDRNOTAVAIL: 'this machine has no such address (set HOST, --host or server.host)',
+  ENOTFOUND: 'the host name does not resolve (set HOST, --host or server.host)',
+};
+
 async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: { config: { type: 'string' }, 'check-config': { type: 'boolean', default: false }, help: { type: 'boolean', default: false } },
+  const { values } = parseCommandLine({
+    options: {
+      config: { type: 'string' },
+      demo: { type: 'boolean', default: false },
+      host: { type: 'string' },
+      'check-config': { type: 'boolean', default: false },
+      help: { type: 'boolean', default: false },
+    },
   });
   if (values.help) {
     console.log(usage);
     return;
   }
-  if (values['check-config'] && !values.config) throw new ConfigError(['--check-config needs --config <file>']);
+  if (values.demo && values.config) throw new UsageError('--demo and --config exclude each other');
+  const configFile = values.demo ? undefined : (values.config ?? (process.env['PORTICO_CONFIG'] || undefined));
+  if (values['check-config'] && configFile === undefined) throw new UsageError('--check-config needs --config <file>');
+  // The container image sets PORTICO_CONFIG: say what to do when nothing is mounted there.
+  if (values.config === undefined && configFile !== undefined && !fs.existsSync(configFile)) {
+    throw new UsageError(`no config file at ${configFile} (PORTICO_CONFIG): mount one there, pass --config <file>, or --demo for the embedded demo`);
+  }
 
   let config: GatewayConfig;
   let closeDemo: (() => Promise<void>) | undefined;
-  if (values.config) {
-    config = loadConfigFile(values.config);
+  if (configFile !== undefined) {
+    config = loadConfigFile(configFile);
   } else {
+    // Loaded only for the demo: the gateway proper does not need the demo's backends.
+    const { startDemoBackends } = await import('./demo/backends.js');
     const demo = await startDemoBackends();
     closeDemo = demo.close;
-    config = demoConfig(demo.addresses);
+    try {
+      config = demoConfig(demo.addresses);
+    } catch (err) {
+      await demo.close();
+      throw err;
+    }
   }
+  if (values.host) config.server.host = values.host;
 
   const gateway = await buildApp(config, { contexts: boundedContexts });
+  if (closeDemo) gateway.app.addHook('onClose', closeDemo);
   if (values['check-config']) {
     const routes = gateway.live.current.routes.table.entries.length;
     console.log(`config OK: ${config.services.length} services, ${routes} HTTP bindings`);
     await gateway.app.close();
     return;
   }
-  if (closeDemo) gateway.app.addHook('onClose', closeDemo);
   drainOnSignals(gateway, config.shutdown);
   if (config.source) watchConfig(config.source, gateway);
-  await gateway.app.listen({ port: config.server.port, host: config.server.host });
-  if (!values.config) gateway.app.log.info('demo mode: get a token with `npm run token -- --sub alice`, then see README.md for curl examples');
+  const { port, host } = config.server;
+  try {
+    await gateway.app.listen({ port, host });
+  } catch (err) {
+    const problem = listenProblems[(err as NodeJS.ErrnoException).code ?? ''];
+    if (!problem) throw err;
+    await gateway.app.close();
+    throw new UsageError(`cannot listen on ${host}:${port}: ${problem}`);
+  }
+  if (configFile === undefined) gateway.app.log.info('demo mode: get a token with `npm run token -- --sub alice`, then see README.md for curl examples');
 }
 
-/** Errors that describe a bad config or bad protos: their message is the whole story. */
-const configurationErrors = new Set(['ConfigError', 'ProtoLoadError', 'RouteConflictError']);
+/** Errors that describe a mistake in the command line, the config or the protos: their message is the whole story. */
+const userErrors = new Set(['UsageError', 'ConfigError', 'ProtoLoadError', 'RouteConflictError']);
 
 main().catch((err: unknown) => {
-  if (err instanceof Error && configurationErrors.has(err.name)) {
-    console.error(`portico: ${(err as Error).message}`);
+  if (err instanceof Error && userErrors.has(err.name)) {
+    console.error(`portico: ${err.message}`);
   } else {
     console.error('portico: failed to start:', err);
   }

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Value from 'typebox/value';
 import YAML from 'yaml';
-import { ConfigSchema, isHmacAlgorithm, type GatewayConfig, type JwtConfig, type RawConfig, type ServiceConfig } from './schema.js';
+import { ConfigSchema, isHmacAlgorithm, logLevels, type GatewayConfig, type JwtConfig, type RawConfig, type ServiceConfig } from './schema.js';
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -60,19 +60,20 @@ export function normaliseConfig(raw: unknown, { baseDir, env }: { baseDir: strin
       ...upstreamPolicies(defaults, s),
       methods: s.methods ?? {},
     })),
-    cors: { origins: input.cors!.origins!, credentials: input.cors!.credentials!, maxAgeSeconds: input.cors!.maxAgeSeconds! },
+    cors: {
+      origins: input.cors!.origins!,
+      credentials: input.cors!.credentials!,
+      maxAgeSeconds: input.cors!.maxAgeSeconds!,
+      allowedHeaders: input.cors!.allowedHeaders!,
+    },
     auth: {},
     logging: { level: input.logging!.level! },
     metrics: { enabled: input.metrics!.enabled! },
+    openapi: { enabled: input.openapi!.enabled! },
     metadata: { forwardHeaders: input.metadata!.forwardHeaders! },
   };
 
-  if (env['PORT'] !== undefined) {
-    const port = Number(env['PORT']);
-    if (!Number.isInteger(port) || port < 0 || port > 65535) problems.push(`PORT: must be an integer from 0 to 65535, got "${env['PORT']}"`);
-    else config.server.port = port;
-  }
-  if (env['LOG_LEVEL']) config.logging.level = env['LOG_LEVEL'];
+  applyEnvironment(config, env, problems);
 
   // Node refuses to start a server whose headers timeout outlasts its request timeout.
   if (config.server.headersTimeoutMs > config.server.requestTimeoutMs) {
@@ -87,14 +88,38 @@ export function normaliseConfig(raw: unknown, { baseDir, env }: { baseDir: strin
 
   const jwt = input.auth!.jwt;
   if (jwt) {
-    const resolved = resolveJwt(jwt, baseDir, env, problems);
+    // Its own list: resolveJwt gives up when the list it is handed holds any problem, and an
+    // unrelated one (a bad PORT) must not make a valid auth.jwt look missing.
+    const jwtProblems: string[] = [];
+    const resolved = resolveJwt(jwt, baseDir, env, jwtProblems);
+    problems.push(...jwtProblems);
     if (resolved) config.auth.jwt = resolved;
   }
   config.services.forEach((s, i) => {
-    if (s.auth !== 'none' && !config.auth.jwt) problems.push(`services[${i}].auth: "${s.auth}" needs auth.jwt to be configured`);
+    if (s.auth !== 'none' && !jwt) problems.push(`services[${i}].auth: "${s.auth}" needs auth.jwt to be configured`);
   });
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
+}
+
+/**
+ * PORT, HOST and LOG_LEVEL override the file. An empty variable counts as unset, as shells and
+ * Kubernetes manifests often leave one empty to mean "not set".
+ */
+function applyEnvironment(config: GatewayConfig, env: NodeJS.ProcessEnv, problems: string[]): void {
+  const port = env['PORT']?.trim();
+  if (port) {
+    // Digits only: Number() would read " ", "0x50" or "1e3" as ports.
+    if (!/^\d{1,5}$/.test(port) || Number(port) > 65535) problems.push(`PORT: must be an integer from 0 to 65535, got "${env['PORT']}"`);
+    else config.server.port = Number(port);
+  }
+  const host = env['HOST']?.trim();
+  if (host) config.server.host = host;
+  const level = env['LOG_LEVEL']?.trim();
+  if (level) {
+    if ((logLevels as readonly string[]).includes(level)) config.logging.level = level;
+    else problems.push(`LOG_LEVEL: must be one of ${logLevels.join(', ')}, got "${env['LOG_LEVEL']}"`);
+  }
 }
 
 function resolveJwt(jwt: NonNullable<NonNullable<RawConfig['auth']>['jwt']>, baseDir: string, env: NodeJS.ProcessEnv, problems: string[]): JwtConfig | undefined {
@@ -203,7 +228,7 @@ function describeSchemaError(error: SchemaError): string {
 }
 
 function describePattern(key: string): string {
-  if (key.endsWith('.address')) return 'expected host:port or dns:///host:port';
+  if (key.endsWith('.address')) return 'expected host:port, [IPv6]:port or dns:///host:port, with a port from 1 to 65535';
   if (key.endsWith('.service')) return 'expected a fully-qualified service such as acme.v1.EchoService';
   if (key.endsWith('.name')) return 'expected lower-case letters, digits and dashes';
   if (key.includes('algorithms')) return 'expected HS256/384/512, RS*, PS*, ES* or EdDSA';

@@ -8,10 +8,18 @@ import Type, { type Static } from 'typebox';
 
 const Port = Type.Integer({ minimum: 0, maximum: 65535 });
 
+/** 1-65535 as a pattern, for the port an upstream address must carry. */
+const upstreamPort = '([1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])';
+
+/** The pino levels logging.level and LOG_LEVEL accept. */
+export const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
 const Server = Type.Object(
   {
-    port: Type.Optional({ ...Port, default: 8080, description: 'Listen port. The PORT environment variable overrides it.' }),
-    host: Type.Optional(Type.String({ default: '0.0.0.0', description: 'Listen address.' })),
+    port: Type.Optional({ ...Port, default: 8080, description: 'Listen port. The PORT environment variable overrides it (an empty PORT counts as unset).' }),
+    host: Type.Optional(
+      Type.String({ minLength: 1, default: '0.0.0.0', description: 'Listen address. The HOST environment variable and --host override it (the demo binds 127.0.0.1).' }),
+    ),
     bodyLimit: Type.Optional(
       Type.Integer({ minimum: 1, default: 1048576, description: 'Largest request body in bytes (Content-Length and chunked alike); larger is a 413.' }),
     ),
@@ -141,7 +149,10 @@ const Service = Type.Object(
     name: Type.String({ minLength: 1, pattern: '^[a-z0-9][a-z0-9-]*$', description: 'Unique name; metrics, logs and route modules refer to it.' }),
     protoFiles: Type.Array(Type.String({ minLength: 1 }), { minItems: 1, description: 'Proto files relative to an include dir; services may share files.' }),
     service: Type.String({ pattern: '^[A-Za-z_][\\w]*(\\.[A-Za-z_][\\w]*)+$', description: 'Fully-qualified gRPC service, e.g. acme.v1.EchoService.' }),
-    address: Type.String({ pattern: '^(dns:///)?([^\\s/:\\[\\]]+|\\[[0-9a-fA-F:.]+\\])(:\\d+)?$', description: 'host:port or dns:///host:port (dns:/// balances round-robin over every address).' }),
+    address: Type.String({
+      pattern: `^(dns:///)?([^\\s/:\\[\\]]+|\\[[0-9a-fA-F:.]+\\]):${upstreamPort}$`,
+      description: 'host:port, [IPv6]:port or dns:///host:port; the port is required (dns:/// balances round-robin over every address).',
+    }),
     streamTimeoutMs: Type.Optional(Type.Integer({ minimum: 1, description: 'Deadline of server-streaming calls (default: none).' })),
     auth: Type.Optional({ ...AuthMode, default: 'none', description: 'JWT requirement for the declarative routes of this service: none, optional or required.' }),
     allowUnknownFields: Type.Optional(
@@ -162,6 +173,12 @@ const Cors = Type.Object(
     origins: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { default: [], description: 'Allowed origins (exact match); empty disables CORS.' })),
     credentials: Type.Optional(Type.Boolean({ default: false, description: 'Send Access-Control-Allow-Credentials.' })),
     maxAgeSeconds: Type.Optional(Type.Integer({ minimum: 0, default: 600, description: 'How long browsers may cache a preflight.' })),
+    allowedHeaders: Type.Optional(
+      Type.Array(Type.String({ pattern: '^[a-z0-9][a-z0-9._-]*$' }), {
+        default: ['content-type', 'authorization', 'x-request-id', 'accept-language', 'traceparent', 'tracestate', 'grpc-timeout'],
+        description: 'Request headers (lower-case) a preflight allows; a preflight asking for others gets this list and the browser blocks the call.',
+      }),
+    ),
   },
   { additionalProperties: false, default: {} },
 );
@@ -209,7 +226,7 @@ const Auth = Type.Object({ jwt: Type.Optional(Jwt) }, { additionalProperties: fa
 const Logging = Type.Object(
   {
     level: Type.Optional(
-      Type.Union([Type.Literal('fatal'), Type.Literal('error'), Type.Literal('warn'), Type.Literal('info'), Type.Literal('debug'), Type.Literal('trace'), Type.Literal('silent')], {
+      Type.Union(logLevels.map((level) => Type.Literal(level)), {
         default: 'info',
         description: 'pino level. LOG_LEVEL overrides it.',
       }),
@@ -223,6 +240,13 @@ const Metrics = Type.Object(
     enabled: Type.Optional(
       Type.Boolean({ default: true, description: 'Serve /metrics and record the request and upstream metrics; false turns both off.' }),
     ),
+  },
+  { additionalProperties: false, default: {} },
+);
+
+const OpenApi = Type.Object(
+  {
+    enabled: Type.Optional(Type.Boolean({ default: true, description: 'Serve /openapi.json and the Swagger UI at /docs; false answers 404 on both.' })),
   },
   { additionalProperties: false, default: {} },
 );
@@ -251,6 +275,7 @@ export const ConfigSchema = Type.Object(
     auth: Type.Optional(Auth),
     logging: Type.Optional(Logging),
     metrics: Type.Optional(Metrics),
+    openapi: Type.Optional(OpenApi),
     metadata: Type.Optional(Metadata),
   },
   { additionalProperties: false },
@@ -275,10 +300,11 @@ export interface GatewayConfig {
   shutdown: { delayMs: number; graceMs: number };
   protos: { includeDirs: string[] };
   services: ServiceConfig[];
-  cors: { origins: string[]; credentials: boolean; maxAgeSeconds: number };
+  cors: { origins: string[]; credentials: boolean; maxAgeSeconds: number; allowedHeaders: string[] };
   auth: { jwt?: JwtConfig };
   logging: { level: string };
   metrics: { enabled: boolean };
+  openapi: { enabled: boolean };
   metadata: { forwardHeaders: string[] };
   /** Absolute path of the file it came from, when it came from one (used by reload). */
   source?: string;

@@ -1,28 +1,62 @@
 import fs from 'node:fs';
 import type { Gateway } from '../app.js';
+import { findProtoFile } from '../descriptors/proto-files.js';
 import { loadConfigFile } from './load.js';
+import type { GatewayConfig } from './schema.js';
 
 /**
- * Reloads services and protos when the config file changes (polled, because Kubernetes
- * ConfigMap updates swap a symlink that fs.watch misses) or on SIGHUP. An invalid file is
- * logged and the routes in force keep serving.
+ * Reloads services and protos when the config file or one of its .proto files changes
+ * (polled, because Kubernetes ConfigMap updates swap a symlink that fs.watch misses) or on
+ * SIGHUP. An invalid file is logged and the routes in force keep serving.
  */
 export function watchConfig(file: string, gateway: Gateway, pollMs = 2000): void {
+  const watched = new Map<string, (curr: fs.Stats, prev: fs.Stats) => void>();
+
+  /** Polls exactly `files`: new ones start, ones no longer listed stop. */
+  const watchOnly = (files: ReadonlySet<string>): void => {
+    for (const [watchedFile, listener] of watched) {
+      if (files.has(watchedFile)) continue;
+      fs.unwatchFile(watchedFile, listener);
+      watched.delete(watchedFile);
+    }
+    for (const changedFile of files) {
+      if (watched.has(changedFile)) continue;
+      const listener = (curr: fs.Stats, prev: fs.Stats): void => {
+        if (curr.mtimeMs !== prev.mtimeMs || curr.size !== prev.size) reload(`${changedFile} changed`);
+      };
+      fs.watchFile(changedFile, { interval: pollMs, persistent: false }, listener);
+      watched.set(changedFile, listener);
+    }
+  };
+
+  /**
+   * The config file, the protos the latest config lists (even when they failed to compile, so
+   * that fixing them reloads) and every proto the routes in force were built from (imports too).
+   */
+  const watchFor = (latest: GatewayConfig): void => {
+    const current = gateway.live.current;
+    const inForce = [...current.catalog.registry.files].map((f) => findProtoFile(current.config.protos.includeDirs, f.proto.name));
+    const listed = latest.services.flatMap((s) => s.protoFiles).map((name) => findProtoFile(latest.protos.includeDirs, name));
+    watchOnly(new Set([file, ...[...inForce, ...listed].filter((f) => f !== undefined)]));
+  };
+
   const reload = (reason: string): void => {
+    let config: GatewayConfig | undefined;
     try {
-      const generation = gateway.live.reload(loadConfigFile(file));
+      config = loadConfigFile(file);
+      const generation = gateway.live.reload(config);
       gateway.app.log.info({ reason, version: generation.version, bindings: generation.routes.table.entries.length }, 'config reloaded');
     } catch (err) {
       gateway.app.log.error({ reason, err }, `config reload rejected, the previous routes keep serving: ${(err as Error).message}`);
     }
+    if (config) watchFor(config);
   };
-  fs.watchFile(file, { interval: pollMs, persistent: false }, (curr, prev) => {
-    if (curr.mtimeMs !== prev.mtimeMs || curr.size !== prev.size) reload('file changed');
-  });
+
+  watchFor(gateway.live.current.config);
   const onHangup = (): void => reload('SIGHUP');
   process.on('SIGHUP', onHangup);
   gateway.app.addHook('onClose', async () => {
-    fs.unwatchFile(file);
+    watchOnly(new Set());
     process.off('SIGHUP', onHangup);
   });
 }

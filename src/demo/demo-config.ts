@@ -17,7 +17,7 @@ export const demoJwtSecret = 'portico-demo-secret-do-not-use-in-production';
 export function demoConfig(addresses: DemoAddresses, env: NodeJS.ProcessEnv = process.env): GatewayConfig {
   return normaliseConfig(
     {
-      server: { port: 8080 },
+      server: { port: 8080, host: '127.0.0.1' },
       protos: { includeDirs: ['proto'] },
       services: [
         { name: 'investor', protoFiles: ['investor/v1/investor.proto'], service: 'investor.v1.InvestorService', address: addresses.investor, auth: 'required' },

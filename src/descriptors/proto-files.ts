@@ -35,21 +35,42 @@ export function loadProtoSources(includeDirs: readonly string[], files: readonly
   const root = new protobuf.Root();
   root.resolvePath = (_origin, target) => {
     if (path.isAbsolute(target)) return target;
-    for (const dir of roots) {
-      const candidate = path.join(dir, target);
-      if (fs.existsSync(candidate)) {
-        importNames.set(candidate, target);
-        return candidate;
-      }
+    const found = findProtoFile(roots, target);
+    if (found) {
+      importNames.set(found, target);
+      return found;
     }
     throw new ProtoLoadError(`cannot find "${target}" in protos.includeDirs (${includeDirs.join(', ') || 'none'})`);
   };
   try {
+    parserState.filename = null;
     root.loadSync([...files], { alternateCommentMode: true, keepCase: true });
-    root.resolveAll();
   } catch (err) {
     if (err instanceof ProtoLoadError) throw err;
-    throw new ProtoLoadError(`cannot parse protos: ${(err as Error).message}`);
+    // The tokenizer's messages ("illegal token '}' (line 5)") leave the file out; the parser
+    // still holds it then. The parser's own messages name it and leave filename null.
+    const file = parserState.filename;
+    throw new ProtoLoadError(file ? `cannot parse ${file}: ${(err as Error).message}` : `cannot parse protos: ${(err as Error).message}`);
+  }
+  try {
+    root.resolveAll();
+  } catch (err) {
+    throw new ProtoLoadError(`cannot resolve protos: ${(err as Error).message}`);
   }
   return { root, importNames };
 }
+
+/** The file an import name ("acme/v1/a.proto") refers to: the first include dir that has it. */
+export function findProtoFile(includeDirs: readonly string[], importName: string): string | undefined {
+  for (const dir of includeDirs) {
+    const candidate = path.join(path.resolve(dir), importName);
+    if (fs.existsSync(candidate)) return candidate;
+  }
+  return undefined;
+}
+
+/**
+ * protobufjs's documented (but untyped) parse.filename: the file being parsed, for error
+ * reporting, set before each file and reset after it parses.
+ */
+const parserState = protobuf.parse as unknown as { filename: string | null };

@@ -6,6 +6,8 @@ import type { GatewayConfig } from '../config/schema.js';
 /**
  * CORS for browser frontends. Only configured origins get a grant; a preflight from any other
  * origin is answered without Access-Control-Allow-Origin, so the browser blocks the call.
+ * A preflight is answered with the configured request headers, never an echo of the asked
+ * ones, so a page cannot get arbitrary headers through.
  */
 async function corsPlugin(app: FastifyInstance, { cors }: { cors: GatewayConfig['cors'] }): Promise<void> {
   if (cors.origins.length === 0) return;
@@ -15,6 +17,7 @@ async function corsPlugin(app: FastifyInstance, { cors }: { cors: GatewayConfig[
     credentials: cors.credentials,
     maxAge: cors.maxAgeSeconds,
     methods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'],
+    allowedHeaders: cors.allowedHeaders,
     exposedHeaders: ['x-request-id', 'retry-after'],
     strictPreflight: false,
   });

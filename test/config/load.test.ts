@@ -5,12 +5,19 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import { ConfigError, loadConfigFile, normaliseConfig } from '../../src/config/load.js';
+import { demoConfig } from '../../src/demo/demo-config.js';
 
 const service = (overrides: Record<string, unknown> = {}) => ({ name: 'echo', protoFiles: ['echo.proto'], service: 'acme.v1.Echo', address: '127.0.0.1:50051', ...overrides });
 
+const addressProblem = 'services[0].address: has an invalid format (expected host:port, [IPv6]:port or dns:///host:port, with a port from 1 to 65535)';
+
 function problemsOf(raw: unknown, env: NodeJS.ProcessEnv = {}): readonly string[] {
+  return problemsThrownBy(() => normaliseConfig(raw, { baseDir: '/etc/portico', env }));
+}
+
+function problemsThrownBy(build: () => unknown): readonly string[] {
   try {
-    normaliseConfig(raw, { baseDir: '/etc/portico', env });
+    build();
   } catch (err) {
     assert.ok(err instanceof ConfigError);
     return err.problems;
@@ -20,14 +27,20 @@ function problemsOf(raw: unknown, env: NodeJS.ProcessEnv = {}): readonly string[
 
 describe('config validation', () => {
   test('accepts host:port, dns:///host:port and bracketed IPv6 addresses', () => {
-    for (const address of ['127.0.0.1:50051', 'localhost', 'dns:///svc.ns.svc.cluster.local:50051', '[::1]:50051', 'dns:///[::1]:50051']) {
+    for (const address of ['127.0.0.1:50051', 'localhost:1', 'dns:///svc.ns.svc.cluster.local:65535', '[::1]:50051', 'dns:///[::1]:50051']) {
       assert.deepEqual(problemsOf({ services: [service({ address })] }), [], address);
     }
   });
 
   test('refuses other addresses, naming the key and the expected form', () => {
     for (const address of ['http://x:1', 'a:b', 'two words']) {
-      assert.deepEqual(problemsOf({ services: [service({ address })] }), ['services[0].address: has an invalid format (expected host:port or dns:///host:port)'], address);
+      assert.deepEqual(problemsOf({ services: [service({ address })] }), [addressProblem], address);
+    }
+  });
+
+  test('refuses an address without a port (grpc-js would quietly call port 443) or with one out of range', () => {
+    for (const address of ['localhost', 'dns:///svc.ns.svc.cluster.local', '[::1]', 'localhost:', 'localhost:0', 'localhost:65536', 'localhost:050051']) {
+      assert.deepEqual(problemsOf({ services: [service({ address })] }), [addressProblem], address);
     }
   });
 
@@ -62,7 +75,46 @@ describe('config validation', () => {
   });
 
   test('refuses a PORT that is not a port', () => {
-    assert.deepEqual(problemsOf({}, { PORT: 'eighty' }), ['PORT: must be an integer from 0 to 65535, got "eighty"']);
+    for (const port of ['eighty', '65536', '-1', '0x50', '1e3', '80.5']) {
+      assert.deepEqual(problemsOf({}, { PORT: port }), [`PORT: must be an integer from 0 to 65535, got "${port}"`], port);
+    }
+  });
+
+  test('an empty PORT counts as unset: the configured port stays, not a random one', () => {
+    for (const PORT of ['', ' ']) {
+      assert.equal(normaliseConfig({ server: { port: 18080 } }, { baseDir: '/', env: { PORT } }).server.port, 18080);
+      assert.equal(normaliseConfig({}, { baseDir: '/', env: { PORT } }).server.port, 8080);
+    }
+  });
+
+  test('HOST overrides server.host; an empty one counts as unset', () => {
+    assert.equal(normaliseConfig({ server: { host: '127.0.0.1' } }, { baseDir: '/', env: { HOST: '::' } }).server.host, '::');
+    assert.equal(normaliseConfig({ server: { host: '127.0.0.1' } }, { baseDir: '/', env: { HOST: '' } }).server.host, '127.0.0.1');
+  });
+
+  test('refuses a LOG_LEVEL pino does not know, listing the valid ones', () => {
+    assert.deepEqual(problemsOf({}, { LOG_LEVEL: 'verbose' }), ['LOG_LEVEL: must be one of fatal, error, warn, info, debug, trace, silent, got "verbose"']);
+    assert.equal(normaliseConfig({ logging: { level: 'warn' } }, { baseDir: '/', env: { LOG_LEVEL: '' } }).logging.level, 'warn');
+  });
+
+  test('another problem does not make a valid auth.jwt look missing', () => {
+    const raw = { services: [service({ auth: 'required' })], auth: { jwt: { secret: 'a-secret-of-sixteen-chars' } } };
+    assert.deepEqual(problemsOf(raw, { PORT: 'eighty' }), ['PORT: must be an integer from 0 to 65535, got "eighty"']);
+    // A configured but incomplete auth.jwt is named once, not also reported as missing.
+    assert.deepEqual(problemsOf({ ...raw, auth: { jwt: {} } }), ['auth.jwt: needs secret (or PORTICO_JWT_SECRET) or publicKeyFile']);
+  });
+});
+
+describe('the demo config', () => {
+  const addresses = { investor: '127.0.0.1:1', 'company-selector': '127.0.0.1:2', 'market-monitor': '127.0.0.1:3', 'indicator-insights': '127.0.0.1:4' };
+
+  test('with a bad PORT names only PORT', () => {
+    assert.deepEqual(problemsThrownBy(() => demoConfig(addresses, { PORT: 'eighty' })), ['PORT: must be an integer from 0 to 65535, got "eighty"']);
+  });
+
+  test('binds 127.0.0.1 unless HOST says otherwise', () => {
+    assert.equal(demoConfig(addresses, {}).server.host, '127.0.0.1');
+    assert.equal(demoConfig(addresses, { HOST: '0.0.0.0' }).server.host, '0.0.0.0');
   });
 });
 

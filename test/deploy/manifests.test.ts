@@ -97,8 +97,13 @@ function run(command: string, args: string[], env: NodeJS.ProcessEnv): Promise<{
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
     child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    // A regression that starts serving instead of exiting fails the test rather than hanging it.
+    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
     child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
   });
 }
 
@@ -299,9 +304,10 @@ describe('docker-compose.yml', () => {
     for (const name of ['portico', 'portico-demo']) assert.equal(service(name).build, '.', `${name} is not built from the Dockerfile`);
   });
 
-  it('starts the demo without --config on port 8080', () => {
-    assert.equal(service('portico-demo').command, undefined);
-    assert.deepEqual(service('portico-demo').ports, ['8080:8080']);
+  it('starts the demo by asking for it, published on port 8080 of the loopback of the host only', () => {
+    // All of the container's interfaces: the port mapping and Prometheus reach it from outside.
+    assert.deepEqual(service('portico-demo').command, ['--demo', '--host', '0.0.0.0']);
+    assert.deepEqual(service('portico-demo').ports, ['127.0.0.1:8080:8080']);
   });
 
   it('mounts deploy/compose/config.yaml where the configured gateway is told to read it', () => {
@@ -360,8 +366,25 @@ describe('Dockerfile', () => {
     assert.deepEqual(start.split(/\s+/).at(-1), entry, 'npm start runs the same entry point');
     // The image runs the gateway exactly as `npm start` does, node flags included.
     assert.deepEqual(JSON.parse(instruction('ENTRYPOINT')[0] ?? 'null'), start.split(/\s+/));
-    assert.deepEqual(instruction('CMD'), [], 'a CMD would turn the demo default into something else');
+    assert.deepEqual(instruction('CMD'), [], 'arguments are the config file or --demo, given by whoever runs the image');
     assert.ok(instruction('COPY').includes(`--from=build /app/${build.compilerOptions.outDir} ./${build.compilerOptions.outDir}`));
+  });
+
+  /** The runtime stage's ENV, as name → value. */
+  const environment = (): Record<string, string> =>
+    Object.fromEntries(instruction('ENV').flatMap((line) => line.split(/\s+/).map((pair) => pair.split('=', 2) as [string, string])));
+
+  it('needs a config: it reads /etc/portico/config.yaml, where compose and Kubernetes mount theirs', () => {
+    assert.equal(environment()['PORTICO_CONFIG'], '/etc/portico/config.yaml');
+  });
+
+  it('refuses to start without arguments or a mounted config, instead of running the demo', async (t) => {
+    const configFile = environment()['PORTICO_CONFIG']!;
+    if (fs.existsSync(configFile)) return t.skip(`${configFile} exists on this machine`);
+    const env: NodeJS.ProcessEnv = { ...process.env, ...environment(), PORT: '0' };
+    const result = await run(process.execPath, ['--import', 'tsx', 'src/server.ts'], env);
+    assert.equal(result.code, 1, `exit ${result.code}\n${result.stderr}${result.stdout}`);
+    assert.equal(result.stderr, `portico: no config file at ${configFile} (PORTICO_CONFIG): mount one there, pass --config <file>, or --demo for the embedded demo\n`);
   });
 
   it(`puts proto/ at ${imageProtoDir}, the includeDirs of the deployment configs, and runs it as a non-root user on 8080`, () => {

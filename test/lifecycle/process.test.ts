@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -67,8 +68,8 @@ interface Running {
   output: () => string;
 }
 
-function runGateway(args: string[]): Running {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts', ...args], { cwd: repoRoot, env: { ...process.env, PORT: '' } });
+function runGateway(args: string[], env: NodeJS.ProcessEnv = {}, script = 'src/server.ts'): Running {
+  const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], { cwd: repoRoot, env: { ...process.env, PORT: '', ...env } });
   let output = '';
   child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
@@ -108,7 +109,7 @@ services:
     assert.match(output, /services\[0\]\.name: has an invalid format/);
     assert.match(output, /services\[0\]\.protoFiles:/);
     assert.match(output, /services\[0\]\.service: has an invalid format/);
-    assert.match(output, /services\[0\]\.address: has an invalid format \(expected host:port or dns:\/\/\/host:port\)/);
+    assert.match(output, /services\[0\]\.address: has an invalid format \(expected host:port, \[IPv6\]:port or dns:\/\/\/host:port, with a port from 1 to 65535\)/);
   });
 
   test('a service missing from its proto files is named at start-up', async () => {
@@ -198,6 +199,98 @@ services:
       gateway.child.kill('SIGTERM');
       await gateway.exit;
     }
+  });
+});
+
+/** Runs a command that should stop at once; its exit code and its output. */
+async function runToExit(args: string[], env: NodeJS.ProcessEnv = {}, script?: string): Promise<{ code: number | null; output: string }> {
+  const run = runGateway(args, env, script);
+  // A regression that starts serving instead of stopping fails the test rather than hanging it.
+  const stop = setTimeout(() => run.child.kill('SIGKILL'), 20_000);
+  const code = await run.exit;
+  clearTimeout(stop);
+  return { code, output: run.output() };
+}
+
+/** One `portico: ...` line (or `token: ...`), no stack trace, exit 1. */
+function assertOneLineMistake({ code, output }: { code: number | null; output: string }, pattern: RegExp): void {
+  assert.equal(code, 1, output);
+  assert.match(output, pattern);
+  assert.doesNotMatch(output, /^\s+at /m, 'no stack trace for a mistake of the user');
+}
+
+describe('mistakes at start-up', () => {
+  test('an unknown option is one line', async () => {
+    assertOneLineMistake(await runToExit(['--bogus']), /^portico: Unknown option '--bogus' \(see --help\)\n$/);
+  });
+
+  test('LOG_LEVEL=verbose is refused, listing the levels', async () => {
+    const result = await runToExit(['--config', writeConfig('level.yaml', validConfig()), '--check-config'], { LOG_LEVEL: 'verbose' });
+    assertOneLineMistake(result, /LOG_LEVEL: must be one of fatal, error, warn, info, debug, trace, silent, got "verbose"/);
+  });
+
+  test('a port in use is one line naming the address', async () => {
+    const holder = net.createServer();
+    await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+    const { port } = holder.address() as net.AddressInfo;
+    try {
+      const config = validConfig().replace('port: 0', `port: ${port}`);
+      const result = await runToExit(['--config', writeConfig('in-use.yaml', config)]);
+      assertOneLineMistake(result, new RegExp(`^portico: cannot listen on 127\\.0\\.0\\.1:${port}: the port is in use by another process`, 'm'));
+    } finally {
+      holder.close();
+    }
+  });
+
+  test('a proto syntax error names the file and the line', async () => {
+    const protoDir = path.join(tmp, 'broken-protos');
+    fs.mkdirSync(path.join(protoDir, 'broken/v1'), { recursive: true });
+    fs.writeFileSync(path.join(protoDir, 'broken/v1/broken.proto'), 'syntax = "proto3";\npackage broken.v1;\nmessage M {\n  int32 x = 1\n}\n');
+    const config = `protos: { includeDirs: [${protoDir}] }
+services:
+  - { name: broken, protoFiles: [broken/v1/broken.proto], service: broken.v1.S, address: "127.0.0.1:1" }
+`;
+    const result = await runToExit(['--config', writeConfig('broken.yaml', config), '--check-config']);
+    const file = path.join(protoDir, 'broken/v1/broken.proto').replace(/[.\\/]/g, '\\$&');
+    assertOneLineMistake(result, new RegExp(`^portico: cannot parse ${file}: illegal token '\\}', ';' expected \\(line 5\\)$`, 'm'));
+  });
+
+  test('the demo with a bad PORT names only PORT', async () => {
+    const result = await runToExit([], { PORT: 'eighty' });
+    assertOneLineMistake(result, /PORT: must be an integer from 0 to 65535, got "eighty"/);
+    assert.doesNotMatch(result.output, /auth/);
+  });
+
+  test('PORTICO_CONFIG (the container image sets it) naming no file is one line, not the demo', async () => {
+    const result = await runToExit([], { PORTICO_CONFIG: path.join(tmp, 'not-mounted.yaml') });
+    assertOneLineMistake(result, /^portico: no config file at .*not-mounted\.yaml \(PORTICO_CONFIG\): mount one there, pass --config <file>, or --demo/m);
+  });
+});
+
+describe('the demo', () => {
+  test('listens on 127.0.0.1 unless told otherwise', async () => {
+    const demo = runGateway(['--demo'], { PORT: '0', PORTICO_CONFIG: path.join(tmp, 'ignored-with-demo.yaml') });
+    try {
+      await waitFor(() => /Server listening at http:\/\//.test(demo.output()) || demo.child.exitCode !== null, 20_000);
+      assert.match(demo.output(), /Server listening at http:\/\/127\.0\.0\.1:\d+/);
+      assert.doesNotMatch(demo.output(), /Server listening at http:\/\/(?!127\.0\.0\.1)/);
+    } finally {
+      demo.child.kill('SIGTERM');
+      await demo.exit;
+    }
+  });
+});
+
+describe('npm run token', () => {
+  test('--help prints the usage and exits 0', async () => {
+    const { code, output } = await runToExit(['--help'], {}, 'scripts/token.ts');
+    assert.equal(code, 0);
+    assert.match(output, /^usage: npm run token -- \[--sub <subject>\] \[--ttl <seconds>\]/);
+  });
+
+  test('an unknown option or a missing value is one line', async () => {
+    assertOneLineMistake(await runToExit(['--bogus'], {}, 'scripts/token.ts'), /^token: Unknown option '--bogus' \(see --help\)\n$/);
+    assertOneLineMistake(await runToExit(['--sub'], {}, 'scripts/token.ts'), /^token: Option '--sub <value>' argument missing \(see --help\)\n$/);
   });
 });
 
