@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import type { AddressInfo } from 'node:net';
 import { buildApp } from './app.js';
 import { parseCommandLine, UsageError } from './cli/command-line.js';
 import { loadConfigFile } from './config/load.js';
@@ -7,6 +8,7 @@ import type { GatewayConfig } from './config/schema.js';
 import { boundedContexts } from './contexts/index.js';
 import { demoConfig } from './demo/demo-config.js';
 import { drainOnSignals } from './lifecycle/shutdown.js';
+import { describeRoutes } from './transcoding/route-set.js';
 
 /*
  * The only file that listens. With --config (or PORTICO_CONFIG, which the container image
@@ -72,8 +74,7 @@ async function main(): Promise<void> {
   const gateway = await buildApp(config, { contexts: boundedContexts });
   if (closeDemo) gateway.app.addHook('onClose', closeDemo);
   if (values['check-config']) {
-    const routes = gateway.live.current.routes.table.entries.length;
-    console.log(`config OK: ${config.services.length} services, ${routes} HTTP bindings`);
+    console.log(`config OK: ${config.services.length} services, ${describeRoutes(gateway.live.current.routes)}`);
     await gateway.app.close();
     return;
   }
@@ -88,6 +89,9 @@ async function main(): Promise<void> {
     await gateway.app.close();
     throw new UsageError(`cannot listen on ${host}:${port}: ${problem}`);
   }
+  const origin = `http://${host.includes(':') ? `[${host}]` : host}:${(gateway.app.server.address() as AddressInfo).port}`;
+  const docs = config.openapi.enabled ? `; OpenAPI at ${origin}/docs` : '';
+  gateway.app.log.info(`serving ${describeRoutes(gateway.live.current.routes)} of ${config.services.length} services on ${origin}${docs}`);
   if (configFile === undefined) gateway.app.log.info('demo mode: get a token with `npm run token -- --sub alice`, then see README.md for curl examples');
 }
 

@@ -103,6 +103,14 @@ export interface UnmountedContext {
   readonly reason: string;
 }
 
+/** "9 bindings and 4 route modules", for the start-up and reload logs. */
+export function describeRoutes(routes: RouteSet): string {
+  const modules = routes.table.entries.filter((e) => e.value.kind === 'route-module').length;
+  const bindings = routes.table.entries.length - modules;
+  const count = (n: number, what: string): string => `${n} ${what}${n === 1 ? '' : 's'}`;
+  return `${count(bindings, 'binding')} and ${count(modules, 'route module')}`;
+}
+
 /** Compiles the route modules of a generation; see contexts/acl-route.ts. */
 export type ModuleRouteCompiler = (catalog: Catalog, clients: ReadonlyMap<string, UpstreamClient>, statusDetails: Registry) => {
   entries: RouteEntry<ModuleRoute>[];

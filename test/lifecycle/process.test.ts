@@ -94,7 +94,7 @@ describe('the gateway process', () => {
   test('--check-config accepts a valid config and exits 0 without listening', async () => {
     const run = runGateway(['--config', writeConfig('ok.yaml', validConfig()), '--check-config']);
     assert.equal(await run.exit, 0);
-    assert.match(run.output(), /config OK: 1 services, 2 HTTP bindings/);
+    assert.match(run.output(), /config OK: 1 services, 2 bindings and 0 route modules/);
   });
 
   test('a bad config stops start-up with a message naming each bad key', async () => {
@@ -274,6 +274,18 @@ describe('the demo', () => {
       await waitFor(() => /Server listening at http:\/\//.test(demo.output()) || demo.child.exitCode !== null, 20_000);
       assert.match(demo.output(), /Server listening at http:\/\/127\.0\.0\.1:\d+/);
       assert.doesNotMatch(demo.output(), /Server listening at http:\/\/(?!127\.0\.0\.1)/);
+    } finally {
+      demo.child.kill('SIGTERM');
+      await demo.exit;
+    }
+  });
+
+  test('says at start-up what it serves, route modules counted and never listed as "not exposed", and where the docs are', async () => {
+    const demo = runGateway(['--demo'], { PORT: '0' });
+    try {
+      await waitFor(() => /OpenAPI at/.test(demo.output()) || demo.child.exitCode !== null, 20_000);
+      assert.match(demo.output(), /serving \d+ bindings and 4 route modules of 4 services on http:\/\/127\.0\.0\.1:\d+; OpenAPI at http:\/\/127\.0\.0\.1:\d+\/docs/);
+      assert.doesNotMatch(demo.output(), /GetInvestor is not exposed|GetQuote is not exposed/);
     } finally {
       demo.child.kill('SIGTERM');
       await demo.exit;
