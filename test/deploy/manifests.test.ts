@@ -270,10 +270,11 @@ describe('the deployment configs', () => {
       delete env['PORT'];
       const result = await run(process.execPath, ['--import', 'tsx', 'src/server.ts', '--config', configFile, '--check-config'], env);
       assert.equal(result.code, 0, `exit ${result.code}\n${result.stderr}${result.stdout}`);
-      const summary = /^config OK: (\d+) services, (\d+) HTTP bindings$/m.exec(result.stdout);
+      const summary = /^config OK: (\d+) services, (\d+) bindings and (\d+) route modules$/m.exec(result.stdout);
       assert.ok(summary, `no summary line in:\n${result.stdout}`);
       assert.equal(Number(summary[1]), contextServices.length);
       assert.ok(Number(summary[2]) > 0);
+      assert.equal(Number(summary[3]), contextServices.length, 'every demo context has a route module');
     });
   }
 });
