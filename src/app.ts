@@ -10,7 +10,7 @@ import { connectionTimeoutOptions } from './lifecycle/connection-timeouts.js';
 import { healthRoutes } from './lifecycle/health-routes.js';
 import { LiveRoutes } from './lifecycle/live-routes.js';
 import { Readiness } from './lifecycle/readiness.js';
-import httpObservability, { unmatchedLabel } from './observability/http-observability.js';
+import httpObservability, { catchAllUrl } from './observability/http-observability.js';
 import { createGatewayLogger } from './observability/logging.js';
 import { GatewayMetrics, noMetrics } from './observability/metrics.js';
 import { registerOpenApi } from './openapi/openapi-plugin.js';
@@ -112,10 +112,9 @@ export async function buildApp(config: GatewayConfig, options: BuildOptions = {}
   app.route({
     // Without CORS nothing else answers OPTIONS: on a known path it is a 405 with Allow like any other method.
     method: config.cors.origins.length === 0 ? [...transcodedMethods, 'OPTIONS'] : transcodedMethods,
-    url: '/*',
+    url: catchAllUrl,
     exposeHeadRoute: false,
     onRequest: (request, _reply, done) => {
-      request.routeLabel = unmatchedLabel;
       try {
         pipeline.onRequest(request);
         done();

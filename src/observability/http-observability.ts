@@ -15,6 +15,9 @@ declare module 'fastify' {
 
 export const unmatchedLabel = 'unmatched';
 
+/** The URL of the route that runs the route pipeline (app.ts). */
+export const catchAllUrl = '/*';
+
 /** nginx's "client closed request": the status recorded when the client hangs up first. */
 const clientClosedStatus = 499;
 
@@ -30,7 +33,10 @@ async function httpObservability(app: FastifyInstance, { metrics }: { metrics: H
   const record = (request: FastifyRequest, status: number, elapsedMs: number): void => {
     if (request.accessRecorded) return;
     request.accessRecorded = true;
-    const route = request.routeLabel || (request.is404 ? unmatchedLabel : (request.routeOptions.url ?? unmatchedLabel));
+    // A request the route pipeline never matched (refused before, or a 404) is "unmatched",
+    // never the catch-all's own "/*"; the operational routes keep their path.
+    const own = request.routeOptions.url;
+    const route = request.routeLabel || (request.is404 || own === catchAllUrl || own === undefined ? unmatchedLabel : own);
     const seconds = elapsedMs / 1000;
     metrics.requestFinished(route, request.method, status, seconds);
     request.log.info(
