@@ -87,7 +87,7 @@ export async function buildApp(config: GatewayConfig, options: BuildOptions = {}
   await app.register(connectionPolicy, { readiness });
   await app.register(corsPlugin, { cors: config.cors });
   await app.register(authPlugin, { jwt: config.auth.jwt });
-  await app.register(healthRoutes, { readiness });
+  await app.register(healthRoutes, { readiness, services: () => live.upstreamStatus() });
   if (metrics) {
     app.get('/metrics', { logLevel: 'warn' }, async (_request, reply) => {
       reply.header('content-type', metrics.registry.contentType);
