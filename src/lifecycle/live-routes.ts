@@ -5,7 +5,7 @@ import { moduleRouteCompiler } from '../contexts/module-routes.js';
 import { loadCatalog, type Catalog } from '../descriptors/catalog.js';
 import { compileRouteSet, type RouteSet } from '../transcoding/route-set.js';
 import type { UpstreamClient } from '../upstreams/upstream-client.js';
-import { UpstreamPool } from '../upstreams/upstream-pool.js';
+import { UpstreamPool, type ServiceStatus } from '../upstreams/upstream-pool.js';
 import type { UpstreamObserver } from '../upstreams/upstream.js';
 
 /** What one configuration compiles to: descriptors, upstream clients and the route table. */
@@ -50,6 +50,11 @@ export class LiveRoutes {
     this.#current = this.#compile(config);
     this.#logRoutes(this.#current);
     return this.#current;
+  }
+
+  /** Each service in force with its replicas' health and breaker state (for /readyz). */
+  upstreamStatus(): ServiceStatus[] {
+    return this.#upstreams.status();
   }
 
   /** Closes every upstream channel, those of retired generations still draining included. */

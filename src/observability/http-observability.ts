@@ -8,6 +8,8 @@ declare module 'fastify' {
     routeLabel: string;
     /** The upstream's gRPC code name, when an upstream was called. */
     upstreamCode: string;
+    /** Why the gateway refused the request without calling an upstream (errors/refusals.ts), if it did. */
+    refusal: string;
     /** Set once the access line and metrics are recorded (a hang-up and onResponse may both fire). */
     accessRecorded: boolean;
   }
@@ -28,6 +30,7 @@ const clientClosedStatus = 499;
 async function httpObservability(app: FastifyInstance, { metrics }: { metrics: HttpMetrics }): Promise<void> {
   app.decorateRequest('routeLabel', '');
   app.decorateRequest('upstreamCode', '');
+  app.decorateRequest('refusal', '');
   app.decorateRequest('accessRecorded', false);
 
   const record = (request: FastifyRequest, status: number, elapsedMs: number): void => {
@@ -46,6 +49,7 @@ async function httpObservability(app: FastifyInstance, { metrics }: { metrics: H
         status,
         latencyMs: Math.round(elapsedMs * 100) / 100,
         ...(request.upstreamCode && { upstreamCode: request.upstreamCode }),
+        ...(request.refusal && { refusal: request.refusal }),
       },
       'request completed',
     );

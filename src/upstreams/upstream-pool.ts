@@ -7,9 +7,29 @@ import { Upstream, type UpstreamObserver } from './upstream.js';
 interface ServiceUpstream {
   /** What the channel was built from; a reload that changes it gets a new channel. */
   readonly identity: string;
+  /** The configured address, as /readyz shows it. */
+  readonly address: string;
   readonly channel: Upstream;
   readonly openStreams: OpenStreamsLimit;
   readonly client: UpstreamClient;
+}
+
+/** A replica's state as health checks and outlier detection see it; 'unknown' until a check has run. */
+export type ReplicaHealth = 'healthy' | 'unhealthy' | 'ejected' | 'unknown';
+
+/** A service's circuit breaker state. */
+export type BreakerState = 'closed' | 'open' | 'half-open';
+
+export interface ReplicaStatus {
+  readonly address: string;
+  readonly health: ReplicaHealth;
+}
+
+/** One service in force, as the body of /readyz lists it. */
+export interface ServiceStatus {
+  readonly name: string;
+  readonly replicas: readonly ReplicaStatus[];
+  readonly breaker: BreakerState;
 }
 
 /** The upstreams of a route generation being compiled: swapped in with commit(), or thrown away. */
@@ -61,6 +81,17 @@ export class UpstreamPool {
     };
   }
 
+  /** The services in force with their replicas' health and breaker state, in config order. */
+  status(): ServiceStatus[] {
+    return [...this.#current.values()].map((upstream) => ({
+      name: upstream.channel.name,
+      // One entry for the configured address: nothing yet tells its resolved replicas apart or checks them.
+      replicas: [{ address: upstream.address, health: 'unknown' }],
+      // No breaker is configured, and a service without one always lets calls through.
+      breaker: 'closed',
+    }));
+  }
+
   /** Closes every channel, those in force and those still draining after a reload. */
   close(): void {
     for (const [timer, upstreams] of this.#retiring) {
@@ -74,7 +105,7 @@ export class UpstreamPool {
   #create(config: ServiceConfig, identity: string): ServiceUpstream {
     const channel = new Upstream({ name: config.name, address: config.address, observer: this.observer, keepalive: config.keepalive });
     const openStreams = new OpenStreamsLimit(config.name, config.maxOpenStreams);
-    return { identity, channel, openStreams, client: new UpstreamClient(config.name, channel, [openStreams]) };
+    return { identity, address: config.address, channel, openStreams, client: new UpstreamClient(config.name, channel, [openStreams]) };
   }
 
   #retire(upstreams: readonly ServiceUpstream[], graceMs: number): void {
