@@ -1,5 +1,7 @@
 import type { ServiceConfig } from '../config/schema.js';
 import { OpenStreamsLimit } from '../policies/open-streams.js';
+import { balancedChannel } from './balancing/channel-balancing.js';
+import { hashKeyReader } from './balancing/hash-key.js';
 import { UpstreamClient } from './upstream-client.js';
 import { Upstream, type UpstreamObserver } from './upstream.js';
 
@@ -22,7 +24,7 @@ export interface PreparedUpstreams {
 }
 
 /**
- * Per-service upstream state across reloads. A reload that keeps a service's address and
+ * Per-service upstream state across reloads. A reload that keeps a service's replicas and
  * channel settings keeps its channel (connections stay up) and its policies' state (open
  * streams now; health and breakers later). Only services removed or changed are retired:
  * their calls in flight finish on the old channel, which closes after the grace period.
@@ -72,9 +74,10 @@ export class UpstreamPool {
   }
 
   #create(config: ServiceConfig, identity: string): ServiceUpstream {
-    const channel = new Upstream({ name: config.name, address: config.address, observer: this.observer, keepalive: config.keepalive });
+    const channel = new Upstream({ name: config.name, ...balancedChannel(config), observer: this.observer, keepalive: config.keepalive });
     const openStreams = new OpenStreamsLimit(config.name, config.maxOpenStreams);
-    return { identity, channel, openStreams, client: new UpstreamClient(config.name, channel, [openStreams]) };
+    const hashKey = config.hashOn && hashKeyReader(config.hashOn);
+    return { identity, channel, openStreams, client: new UpstreamClient(config.name, channel, [openStreams], hashKey) };
   }
 
   #retire(upstreams: readonly ServiceUpstream[], graceMs: number): void {
@@ -88,6 +91,7 @@ export class UpstreamPool {
   }
 }
 
+/** What the channel is built from: its replicas, how it balances over them, and keepalive. */
 function channelIdentity(config: ServiceConfig): string {
-  return JSON.stringify([config.address, config.keepalive]);
+  return JSON.stringify([config.address, config.endpoints, config.balancing, config.hashOn, config.keepalive]);
 }
