@@ -191,7 +191,7 @@ const Service = Type.Object(
           {
             address: Type.String({ pattern: `^${hostPort}$`, description: 'host:port or [IPv6]:port of one replica.' }),
             weight: Type.Optional(
-              Type.Integer({ minimum: 1, maximum: 10000, default: 1, description: 'Share of the calls under weighted_round_robin (and ring_hash and least_request, proportionally).' }),
+              Type.Integer({ minimum: 1, maximum: 100, default: 1, description: 'The replica\'s share of the calls, relative to the others\' weights: under weighted_round_robin exactly, under ring_hash (share of the ring) and least_request (calls in flight per unit of weight) in proportion.' }),
             ),
           },
           { additionalProperties: false },

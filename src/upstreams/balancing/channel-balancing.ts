@@ -1,3 +1,4 @@
+import type { LoadBalancingConfig } from '@grpc/grpc-js';
 import type { BalancingPolicy, ServiceConfig } from '../../config/schema.js';
 import { leastRequestPolicy, registerLeastRequest } from './least-request.js';
 import { registerRingHash, ringHashPolicy } from './ring-hash.js';
@@ -15,9 +16,6 @@ registerStaticResolver();
 registerWeightedRoundRobin();
 registerLeastRequest();
 registerRingHash();
-
-/** A service config `loadBalancingConfig` entry: `{ <policy name>: <its settings> }`. */
-export type LoadBalancingConfig = Record<string, object>;
 
 const policyNames: Readonly<Record<BalancingPolicy, string>> = {
   round_robin: 'round_robin',

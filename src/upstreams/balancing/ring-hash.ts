@@ -11,10 +11,14 @@ export const ringHashPolicy = 'portico_ring_hash';
  */
 export const hashKeyMetadata = 'x-portico-hash-key';
 
-/** Points on the ring over all replicas, shared out by weight (Envoy's minimum_ring_size). */
-const ringSize = 1024;
+/**
+ * Points on the ring per unit of weight. A replica's points depend on nothing but its address
+ * and weight, so a replica that joins or leaves moves only the keys of its own points. 256
+ * points keep each replica's share of the ring within a few percent of its weight's.
+ */
+const pointsPerWeight = 256;
 
-/** A text's place on the ring: the first 32 bits of its SHA-256, so points spread evenly. */
+/** A text's place on the ring: the first 32 bits of its SHA-256, so places spread evenly. */
 export function ringPosition(text: string): number {
   return crypto.createHash('sha256').update(text).digest().readUInt32BE(0);
 }
@@ -27,13 +31,18 @@ interface Point {
   readonly replica: number;
 }
 
-/** Each replica's points, `address_n`, sorted by position: the same list of replicas always gives the same ring. */
+/**
+ * Each replica's points, sorted by position: the eight 32-bit words of the SHA-256 of
+ * `address_n`, for n from 0, until weight × pointsPerWeight. The same replicas always give the same ring.
+ */
 function buildRing(replicas: readonly Replica[]): Point[] {
-  const total = replicas.reduce((sum, replica) => sum + replica.weight, 0);
   const points: Point[] = [];
   replicas.forEach((replica, index) => {
-    const count = Math.max(1, Math.round((ringSize * replica.weight) / total));
-    for (let n = 0; n < count; n++) points.push({ position: ringPosition(`${replica.key}_${n}`), replica: index });
+    const count = replica.weight * pointsPerWeight;
+    for (let n = 0; n * 8 < count; n++) {
+      const digest = crypto.createHash('sha256').update(`${replica.key}_${n}`).digest();
+      for (let word = 0; word < 8 && n * 8 + word < count; word++) points.push({ position: digest.readUInt32BE(word * 4), replica: index });
+    }
   });
   return points.sort((a, b) => a.position - b.position);
 }
