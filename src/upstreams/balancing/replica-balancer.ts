@@ -40,7 +40,9 @@ export abstract class ReplicaBalancer<Config extends grpc.experimental.TypedLoad
 
   constructor(private readonly helper: grpc.experimental.ChannelControlHelper) {
     this.#childHelper = createChildChannelControlHelper(helper, {
-      updateState: (_state, _picker, errorMessage) => {
+      updateState: (replicaState, _picker, errorMessage) => {
+        // A replica lost: the resolver may know of others by now (dns:///), as round_robin asks.
+        if (this.#state === State.READY && replicaState !== State.READY) helper.requestReresolution();
         if (errorMessage) this.#lastError = errorMessage;
         this.#update();
       },
@@ -125,8 +127,6 @@ export abstract class ReplicaBalancer<Config extends grpc.experimental.TypedLoad
   }
 
   #report(state: grpc.connectivityState, picker: Picker, errorMessage: string | null): void {
-    // A replica lost: the resolver may know of new ones (dns:///), as round_robin asks.
-    if (this.#state === State.READY && state !== State.READY) this.helper.requestReresolution();
     this.#state = state;
     this.helper.updateState(state, picker, errorMessage);
   }
