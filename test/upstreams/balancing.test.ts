@@ -1,10 +1,14 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { create, type DescMessage, type DescMethod } from '@bufbuild/protobuf';
 import * as grpc from '@grpc/grpc-js';
 import pino from 'pino';
 import { LiveRoutes } from '../../src/lifecycle/live-routes.js';
 import { noMetrics } from '../../src/observability/metrics.js';
+import { balancedChannel, loadBalancingConfig } from '../../src/upstreams/balancing/channel-balancing.js';
 import { hashKeyMetadata, ringPosition } from '../../src/upstreams/balancing/ring-hash.js';
+import { detailsRegistry } from '../../src/upstreams/status-details.js';
+import { compileRpc, Upstream } from '../../src/upstreams/upstream.js';
 import { startEchoUpstream, type EchoUpstream } from '../fixtures/echo-upstream.js';
 import { signToken, startGateway, testJwtSecret, type RunningGateway } from '../support/gateway.js';
 import { waitFor } from '../support/wait.js';
@@ -20,16 +24,21 @@ const calls = 600;
 
 /** Each replica's extra latency, in ms, applied to its answers by a server interceptor. */
 const latencyMs = [0, 0, 0];
+/** Replicas that end every call UNAVAILABLE. */
+const failing = [false, false, false];
 
-/** Holds a replica's answer (message and status alike, in order) for its current latency. */
+/** Holds a replica's answer (message and status alike, in order) for its current latency, and fails it when told to. */
 function delayedAnswers(replica: number): grpc.ServerInterceptor {
   const later = <T>(value: T, next: (value: T) => void): void => {
     const ms = latencyMs[replica]!;
     if (ms === 0) next(value);
     else setTimeout(() => next(value), ms);
   };
+  type StatusSender = NonNullable<grpc.Responder['sendStatus']>;
+  const status: StatusSender = (status, next) =>
+    later(failing[replica] ? { ...status, code: grpc.status.UNAVAILABLE, details: 'replica down' } : status, next);
   return (_method, call) =>
-    new grpc.ServerInterceptingCall(call, new grpc.ResponderBuilder().withSendMessage(later).withSendStatus(later).build());
+    new grpc.ServerInterceptingCall(call, new grpc.ResponderBuilder().withSendMessage(later).withSendStatus(status).build());
 }
 
 let replicas: EchoUpstream[];
@@ -239,6 +248,55 @@ describe('replica settings across reloads', () => {
       }
     } finally {
       live.close();
+    }
+  });
+});
+
+describe('as the child of a wrapping policy', () => {
+  it("gives no calls to a replica that grpc-js's outlier_detection ejects", async () => {
+    const method = replicas[0]!.registry.getService('acceptance.v1.EchoService')!.methods.find((m) => m.name === 'GetItem')!;
+    const rpc = compileRpc(method as DescMethod & { input: DescMessage; output: DescMessage }, detailsRegistry(replicas[0]!.registry));
+    const { target } = balancedChannel({ endpoints: endpoints(), balancing: 'least_request' });
+    for (const balancing of ['weighted_round_robin', 'least_request', 'ring_hash'] as const) {
+      // What the health branch's policy does to a subchannel it marks down, grpc-js's outlier_detection does to an ejected one.
+      const ejecting = {
+        outlier_detection: {
+          interval: { seconds: 0, nanos: 100_000_000 },
+          base_ejection_time: { seconds: 30, nanos: 0 },
+          max_ejection_percent: 50,
+          failure_percentage_ejection: { threshold: 50, enforcement_percentage: 100, minimum_hosts: 3, request_volume: 5 },
+          child_policy: [loadBalancingConfig(balancing)],
+        },
+      };
+      const upstream = new Upstream({
+        name: 'echo',
+        target,
+        serviceConfig: JSON.stringify({ loadBalancingConfig: [ejecting] }),
+        keepalive: { timeMs: 300_000, timeoutMs: 20_000 },
+        observer: { callFinished() {} },
+      });
+      const call = () => {
+        const metadata = new grpc.Metadata();
+        metadata.set(hashKeyMetadata, String(Math.floor(Math.random() * 2 ** 32)));
+        return upstream.unary(rpc, create(method.input, {}) as never, { signal: new AbortController().signal, deadline: Date.now() + 5_000, metadata, outcome: { upstreamCode: '' } }).then(
+          () => true,
+          () => false,
+        );
+      };
+      failing[2] = true;
+      try {
+        // Failures once replica 2 is connected, until the detector's next sweep ejects it; then every call succeeds elsewhere.
+        const start = served()[2]!;
+        await waitFor(async () => (await Promise.all(Array.from({ length: 30 }, call))).every(Boolean) && served()[2]! > start, 10_000, 50);
+        const before = served();
+        const results = await Promise.all(Array.from({ length: 60 }, call));
+        const counts = served().map((n, i) => n - before[i]!);
+        assert.ok(results.every(Boolean), `${balancing}: a call failed after the ejection`);
+        assert.equal(counts[2], 0, `${balancing}: the ejected replica got ${counts[2]} calls`);
+      } finally {
+        failing[2] = false;
+        upstream.close();
+      }
     }
   });
 });
