@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Value from 'typebox/value';
 import YAML from 'yaml';
-import { ConfigSchema, isHmacAlgorithm, logLevels, type GatewayConfig, type JwtConfig, type RawConfig, type ServiceConfig } from './schema.js';
+import { ConfigSchema, isHmacAlgorithm, logLevels, type GatewayConfig, type HashOn, type JwtConfig, type RawConfig, type ServiceConfig } from './schema.js';
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -58,7 +58,8 @@ export function normaliseConfig(raw: unknown, { baseDir, env }: { baseDir: strin
       name: s.name,
       protoFiles: s.protoFiles,
       service: s.service,
-      address: s.address,
+      ...(s.address !== undefined && { address: s.address }),
+      ...(s.endpoints !== undefined && { endpoints: s.endpoints.map((e) => ({ address: e.address, weight: e.weight ?? 1 })) }),
       ...(s.streamTimeoutMs !== undefined && { streamTimeoutMs: s.streamTimeoutMs }),
       auth: s.auth!,
       allowUnknownFields: s.allowUnknownFields!,
@@ -100,7 +101,9 @@ export function normaliseConfig(raw: unknown, { baseDir, env }: { baseDir: strin
     problems.push(...jwtProblems);
     if (resolved) config.auth.jwt = resolved;
   }
+  problems.push(...replicaProblems(input));
   config.services.forEach((s, i) => {
+    if ('claim' in (s.hashOn ?? {}) && !jwt) problems.push(`services[${i}].hashOn.claim: needs auth.jwt to be configured`);
     if (s.auth !== 'none' && !jwt) problems.push(`services[${i}].auth: "${s.auth}" needs auth.jwt to be configured`);
   });
   if (problems.length > 0) throw new ConfigError(problems);
@@ -202,13 +205,49 @@ function algorithmsOfKey(pem: string): readonly string[] | undefined {
 
 type UpstreamPolicyInput = NonNullable<RawConfig['upstreamDefaults']>;
 
-/** A service's upstream policies: each key its own, else upstreamDefaults' (which carry the built-in defaults); objects merge key by key. */
-function upstreamPolicies(defaults: UpstreamPolicyInput, service: UpstreamPolicyInput): Pick<ServiceConfig, 'timeoutMs' | 'maxOpenStreams' | 'keepalive'> {
+/**
+ * A service's upstream policies: each key its own, else upstreamDefaults' (which carry the
+ * built-in defaults); objects merge key by key. upstreamDefaults' hashOn goes with its
+ * ring_hash: a service that balances otherwise does not inherit it.
+ */
+function upstreamPolicies(defaults: UpstreamPolicyInput, service: UpstreamPolicyInput): Pick<ServiceConfig, 'timeoutMs' | 'maxOpenStreams' | 'keepalive' | 'balancing' | 'hashOn'> {
+  const balancing = service.balancing ?? defaults.balancing!;
+  const hashOn = service.hashOn ?? (balancing === 'ring_hash' ? defaults.hashOn : undefined);
   return {
     timeoutMs: service.timeoutMs ?? defaults.timeoutMs!,
     maxOpenStreams: service.maxOpenStreams ?? defaults.maxOpenStreams!,
     keepalive: { timeMs: service.keepalive?.timeMs ?? defaults.keepalive!.timeMs!, timeoutMs: service.keepalive?.timeoutMs ?? defaults.keepalive!.timeoutMs! },
+    balancing,
+    ...(hashOn !== undefined && { hashOn: hashOn as HashOn }),
   };
+}
+
+/** The replica settings the schema cannot express: address or endpoints, and hashOn with ring_hash only. */
+function replicaProblems(input: RawConfig): string[] {
+  const problems: string[] = [];
+  const defaults = input.upstreamDefaults!;
+  problems.push(...hashOnProblems('upstreamDefaults', defaults.hashOn, defaults.balancing!, false));
+  input.services!.forEach((s, i) => {
+    const key = `services[${i}]`;
+    if (s.address === undefined && s.endpoints === undefined) problems.push(`${key}.address: is required (or ${key}.endpoints, a static list of replicas)`);
+    if (s.address !== undefined && s.endpoints !== undefined) problems.push(`${key}.endpoints: cannot be set together with ${key}.address; keep one of them`);
+    const seen = new Set<string>();
+    s.endpoints?.forEach((endpoint, j) => {
+      if (seen.has(endpoint.address)) problems.push(`${key}.endpoints[${j}].address: "${endpoint.address}" is listed twice`);
+      seen.add(endpoint.address);
+    });
+    const balancing = s.balancing ?? defaults.balancing!;
+    const inherited = balancing === 'ring_hash' && s.hashOn === undefined && defaults.hashOn !== undefined;
+    if (!inherited) problems.push(...hashOnProblems(key, s.hashOn, balancing, true));
+  });
+  return problems;
+}
+
+function hashOnProblems(key: string, hashOn: object | undefined, balancing: string, isService: boolean): string[] {
+  if (hashOn === undefined) return balancing === 'ring_hash' && isService ? [`${key}.hashOn: is required with balancing ring_hash ({ header: NAME }, { claim: NAME } or { query: NAME })`] : [];
+  if (balancing !== 'ring_hash') return [`${key}.hashOn: only ring_hash balancing hashes, and ${key}'s balancing is ${balancing}`];
+  if (Object.keys(hashOn).length !== 1) return [`${key}.hashOn: set exactly one of header, claim or query`];
+  return [];
 }
 
 interface SchemaError {
@@ -233,6 +272,7 @@ function describeSchemaError(error: SchemaError): string {
 }
 
 function describePattern(key: string): string {
+  if (/\.endpoints\[\d+\]\.address$/.test(key)) return 'expected host:port or [IPv6]:port, with a port from 1 to 65535';
   if (key.endsWith('.address')) return 'expected host:port, [IPv6]:port or dns:///host:port, with a port from 1 to 65535';
   if (key.endsWith('.service')) return 'expected a fully-qualified service such as acme.v1.EchoService';
   if (key.endsWith('.name')) return 'expected lower-case letters, digits and dashes';

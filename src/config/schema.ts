@@ -11,6 +11,9 @@ const Port = Type.Integer({ minimum: 0, maximum: 65535 });
 /** 1-65535 as a pattern, for the port an upstream address must carry. */
 const upstreamPort = '([1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])';
 
+/** host:port or [IPv6]:port, the port required. */
+const hostPort = `([^\\s/:\\[\\]=,]+|\\[[0-9a-fA-F:.]+\\]):${upstreamPort}`;
+
 /** The pino levels logging.level and LOG_LEVEL accept. */
 export const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -132,6 +135,23 @@ const Method = Type.Object(
   { additionalProperties: false },
 );
 
+/** How calls spread over a service's replicas (src/upstreams/balancing/). */
+export const balancingPolicies = ['round_robin', 'weighted_round_robin', 'least_request', 'ring_hash'] as const;
+
+/** Where ring_hash finds a request's key: exactly one of the three (checked in load.ts, with a clearer message than a union's). */
+const HashOn = Type.Object(
+  {
+    header: Type.Optional(
+      Type.String({ pattern: '^[a-z0-9][a-z0-9._-]*$', description: 'ring_hash only: hash on this request header (lower-case), e.g. x-tenant-id. Set one of header, claim or query.' }),
+    ),
+    claim: Type.Optional(
+      Type.String({ minLength: 1, description: "ring_hash only: hash on this claim of the verified JWT (the route must authenticate: auth optional or required); forwarded or not." }),
+    ),
+    query: Type.Optional(Type.String({ minLength: 1, description: 'ring_hash only: hash on this query parameter, e.g. tenant.' })),
+  },
+  { additionalProperties: false },
+);
+
 /**
  * The upstream policies: set once in `upstreamDefaults` (which holds the built-in defaults),
  * per service (each key wins over upstreamDefaults'), and some per RPC (`services[].methods`).
@@ -153,6 +173,16 @@ function upstreamPolicyKeys(withDefaults = false) {
       }),
     ),
     keepalive: Type.Optional(keepalive(withDefaults)),
+    balancing: Type.Optional(
+      Type.Union(
+        balancingPolicies.map((policy) => Type.Literal(policy)),
+        {
+          ...fallback('round_robin'),
+          description: `How calls spread over the replicas: round_robin; weighted_round_robin (in proportion to endpoints[].weight); least_request (the fewer calls in flight of two random replicas); ring_hash (consistent hashing on hashOn: one key, one replica)${ofService}. See "Replicas and balancing".`,
+        },
+      ),
+    ),
+    hashOn: Type.Optional(HashOn),
   };
 }
 
@@ -167,10 +197,26 @@ const Service = Type.Object(
     name: Type.String({ minLength: 1, pattern: '^[a-z0-9][a-z0-9-]*$', description: 'Unique name; metrics, logs and route modules refer to it.' }),
     protoFiles: Type.Array(Type.String({ minLength: 1 }), { minItems: 1, description: 'Proto files relative to an include dir; services may share files.' }),
     service: Type.String({ pattern: '^[A-Za-z_][\\w]*(\\.[A-Za-z_][\\w]*)+$', description: 'Fully-qualified gRPC service, e.g. acme.v1.EchoService.' }),
-    address: Type.String({
-      pattern: `^(dns:///)?([^\\s/:\\[\\]]+|\\[[0-9a-fA-F:.]+\\]):${upstreamPort}$`,
-      description: 'host:port, [IPv6]:port or dns:///host:port; the port is required (dns:/// balances round-robin over every address).',
-    }),
+    address: Type.Optional(
+      Type.String({
+        pattern: `^(dns:///)?${hostPort}$`,
+        description: 'host:port, [IPv6]:port or dns:///host:port; the port is required (dns:/// makes every resolved address a replica). Either address or endpoints is required.',
+      }),
+    ),
+    endpoints: Type.Optional(
+      Type.Array(
+        Type.Object(
+          {
+            address: Type.String({ pattern: `^${hostPort}$`, description: 'host:port or [IPv6]:port of one replica.' }),
+            weight: Type.Optional(
+              Type.Integer({ minimum: 1, maximum: 100, default: 1, description: 'The replica\'s share of the calls, relative to the others\' weights: under weighted_round_robin exactly, under ring_hash (share of the ring) and least_request (calls in flight per unit of weight) in proportion.' }),
+            ),
+          },
+          { additionalProperties: false },
+        ),
+        { minItems: 1, description: 'The replicas as a static list, instead of address (not with it).' },
+      ),
+    ),
     streamTimeoutMs: Type.Optional(Type.Integer({ minimum: 1, description: 'Deadline of server-streaming calls (default: none).' })),
     auth: Type.Optional({ ...AuthMode, default: 'none', description: 'JWT requirement for the declarative routes of this service: none, optional or required.' }),
     allowUnknownFields: Type.Optional(
@@ -336,11 +382,26 @@ export interface OverloadConfig {
   maxRssBytes: number;
 }
 
+export type BalancingPolicy = (typeof balancingPolicies)[number];
+
+/** Exactly one key set. */
+export type HashOn = { header: string } | { claim: string } | { query: string };
+
+export interface EndpointConfig {
+  address: string;
+  weight: number;
+}
+
 export interface ServiceConfig {
   name: string;
   protoFiles: string[];
   service: string;
-  address: string;
+  /** Exactly one of address and endpoints is set. */
+  address?: string;
+  endpoints?: EndpointConfig[];
+  balancing: BalancingPolicy;
+  /** Set with ring_hash only (required then). */
+  hashOn?: HashOn;
   timeoutMs: number;
   streamTimeoutMs?: number;
   auth: AuthModeName;

@@ -69,11 +69,33 @@ export function createAuthenticator(jwt: JwtConfig): Authenticator {
       if (value === undefined || value === null) continue;
       identity.set(key, typeof value === 'string' ? value : JSON.stringify(value));
     }
+    verifiedClaims.set(identity, scalarClaims(payload));
     // exp is a required numeric claim: fast-jwt has checked both.
     cache.set(token, identity, (payload['exp'] as number) * 1000);
     return identity;
   };
   return { identify, cache };
+}
+
+/**
+ * Every text, number and boolean claim of the token an identity came from, forwarded or not
+ * (balancing may hash on one: hashOn.claim). Held by the identity object, which the verified
+ * token cache hands out again for the same token, so it lives as long as that identity does;
+ * it is smaller than the token text (maxTokenBytes).
+ */
+const verifiedClaims = new WeakMap<Identity, ReadonlyMap<string, string>>();
+
+/** A claim of the verified token behind `identity`, as text; undefined without a token or claim. */
+export function verifiedClaim(identity: Identity | undefined, claim: string): string | undefined {
+  return identity && verifiedClaims.get(identity)?.get(claim);
+}
+
+function scalarClaims(payload: Record<string, unknown>): ReadonlyMap<string, string> {
+  const claims = new Map<string, string>();
+  for (const [name, value] of Object.entries(payload)) {
+    if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') claims.set(name, String(value));
+  }
+  return claims;
 }
 
 /** The token of an `Authorization: Bearer <token>` header; anything else is a 401. */

@@ -66,7 +66,7 @@ export function createRoutePipeline(deps: PipelineDeps): RoutePipeline {
         body: route.readsBody ? request.body : undefined,
         identity: request.identity,
       });
-      const ctx = deps.calls.forCall(request, reply, request.identity, route.timeoutMs);
+      const ctx = deps.calls.forCall(request, reply, request.identity, route.timeoutMs, route.client.hashKey);
       const call = { service: route.service, rpc: route.rpc, request: message, ctx, idempotent: route.idempotent };
       if (route.streaming) return streamResponse(request, reply, route, call, deps.streams, deps.sseHeartbeatMs, deps.streamIdleTimeoutMs);
 

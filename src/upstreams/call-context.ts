@@ -1,6 +1,8 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerResponse } from 'node:http';
 import { GatewayError } from '../errors/gateway-error.js';
+import type { HashKeyReader } from './balancing/hash-key.js';
+import { hashKeyMetadata } from './balancing/ring-hash.js';
 import { parseGrpcTimeout } from './grpc-timeout.js';
 import { MetadataBuilder } from './metadata.js';
 import type { CallContext } from './upstream.js';
@@ -20,12 +22,19 @@ export class CallContextFactory {
     this.#metadata = new MetadataBuilder(forwardHeaders, identityKeys);
   }
 
-  /** The call's final gRPC code is recorded on `request` (upstreamCode), for its access line. */
-  forCall(request: FastifyRequest, reply: FastifyReply, identity: Identity | undefined, timeoutMs: number | undefined): CallContext {
+  /**
+   * The call's final gRPC code is recorded on `request` (upstreamCode), for its access line.
+   * `hashKey`: the service's ring_hash key reader; its result rides in the metadata to the
+   * channel's picker, which takes it out before the call is sent (balancing/ring-hash.ts).
+   */
+  forCall(request: FastifyRequest, reply: FastifyReply, identity: Identity | undefined, timeoutMs: number | undefined, hashKey?: HashKeyReader): CallContext {
+    const metadata = this.#metadata.build(request.headers, request.id, identity, request.ip);
+    const position = hashKey?.(request, identity);
+    if (position !== undefined) metadata.set(hashKeyMetadata, String(position));
     return {
       signal: clientGone(reply.raw),
       deadline: deadlineOf(request, timeoutMs),
-      metadata: this.#metadata.build(request.headers, request.id, identity, request.ip),
+      metadata,
       outcome: request,
     };
   }

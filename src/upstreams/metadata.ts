@@ -1,5 +1,6 @@
 import { Metadata } from '@grpc/grpc-js';
 import type { IncomingHttpHeaders } from 'node:http';
+import { hashKeyMetadata } from './balancing/ring-hash.js';
 
 /** Connection-level headers (RFC 9110 §7.6.1) and HTTP/2 framing headers never become metadata. */
 export const hopByHopHeaders: ReadonlySet<string> = new Set([
@@ -35,7 +36,10 @@ export class MetadataBuilder {
   constructor(allowList: readonly string[], identityKeys: readonly string[] = []) {
     const reserved = new Set(identityKeys);
     this.#forwardClientAddress = allowList.includes(forwardedFor) && !reserved.has(forwardedFor);
-    this.#headers = allowList.filter((name) => !hopByHopHeaders.has(name) && name !== 'x-request-id' && name !== forwardedFor && !reserved.has(name));
+    // The hash key is the gateway's own (call-context.ts): a client never chooses its replica with it.
+    this.#headers = allowList.filter(
+      (name) => !hopByHopHeaders.has(name) && name !== 'x-request-id' && name !== forwardedFor && name !== hashKeyMetadata && !reserved.has(name),
+    );
   }
 
   build(headers: IncomingHttpHeaders, requestId: string, identity: ReadonlyMap<string, string> | undefined, clientAddress: string | undefined): Metadata {

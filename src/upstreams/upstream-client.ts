@@ -1,4 +1,5 @@
 import type { Message } from '@bufbuild/protobuf';
+import type { HashKeyReader } from './balancing/hash-key.js';
 import type { CallContext, CompiledRpc, StreamListener, Upstream, UpstreamStream } from './upstream.js';
 
 /** One call on its way to an upstream service: what every policy of the chain sees. */
@@ -35,10 +36,15 @@ export class UpstreamClient {
   readonly unary: UnaryInvoker;
   readonly serverStream: StreamInvoker;
 
+  /**
+   * `hashKey`: where the service's ring_hash balancing finds a request's key (hashOn); the call
+   * context carries it to the channel's picker (call-context.ts).
+   */
   constructor(
     readonly service: string,
     channel: Upstream,
     readonly policies: readonly UpstreamPolicy[],
+    readonly hashKey?: HashKeyReader,
   ) {
     let unary: UnaryInvoker = (call) => channel.unary(call.rpc, call.request, call.ctx);
     let stream: StreamInvoker = (call, listener) => channel.serverStream(call.rpc, call.request, call.ctx, listener);

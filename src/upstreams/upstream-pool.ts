@@ -1,5 +1,7 @@
 import type { ServiceConfig } from '../config/schema.js';
 import { OpenStreamsLimit } from '../policies/open-streams.js';
+import { balancedChannel } from './balancing/channel-balancing.js';
+import { hashKeyReader } from './balancing/hash-key.js';
 import { UpstreamClient } from './upstream-client.js';
 import { Upstream, type UpstreamObserver } from './upstream.js';
 
@@ -7,8 +9,8 @@ import { Upstream, type UpstreamObserver } from './upstream.js';
 interface ServiceUpstream {
   /** What the channel was built from; a reload that changes it gets a new channel. */
   readonly identity: string;
-  /** The configured address, as /readyz shows it. */
-  readonly address: string;
+  /** The configured replicas, as /readyz shows them. */
+  readonly replicas: readonly string[];
   readonly channel: Upstream;
   readonly openStreams: OpenStreamsLimit;
   readonly client: UpstreamClient;
@@ -42,7 +44,7 @@ export interface PreparedUpstreams {
 }
 
 /**
- * Per-service upstream state across reloads. A reload that keeps a service's address and
+ * Per-service upstream state across reloads. A reload that keeps a service's replicas and
  * channel settings keeps its channel (connections stay up) and its policies' state (open
  * streams now; health and breakers later). Only services removed or changed are retired:
  * their calls in flight finish on the old channel, which closes after the grace period.
@@ -85,8 +87,8 @@ export class UpstreamPool {
   status(): ServiceStatus[] {
     return [...this.#current.values()].map((upstream) => ({
       name: upstream.channel.name,
-      // One entry for the configured address: nothing yet tells its resolved replicas apart or checks them.
-      replicas: [{ address: upstream.address, health: 'unknown' }],
+      // One entry per configured replica (a dns:/// address counts as one): nothing checks them yet.
+      replicas: upstream.replicas.map((address) => ({ address, health: 'unknown' })),
       // No breaker is configured, and a service without one always lets calls through.
       breaker: 'closed',
     }));
@@ -103,9 +105,11 @@ export class UpstreamPool {
   }
 
   #create(config: ServiceConfig, identity: string): ServiceUpstream {
-    const channel = new Upstream({ name: config.name, address: config.address, observer: this.observer, keepalive: config.keepalive });
+    const channel = new Upstream({ name: config.name, ...balancedChannel(config), observer: this.observer, keepalive: config.keepalive });
     const openStreams = new OpenStreamsLimit(config.name, config.maxOpenStreams);
-    return { identity, address: config.address, channel, openStreams, client: new UpstreamClient(config.name, channel, [openStreams]) };
+    const hashKey = config.hashOn && hashKeyReader(config.hashOn);
+    const replicas = config.endpoints?.map((endpoint) => endpoint.address) ?? [config.address!];
+    return { identity, replicas, channel, openStreams, client: new UpstreamClient(config.name, channel, [openStreams], hashKey) };
   }
 
   #retire(upstreams: readonly ServiceUpstream[], graceMs: number): void {
@@ -119,6 +123,7 @@ export class UpstreamPool {
   }
 }
 
+/** What the channel is built from: its replicas, how it balances over them, and keepalive. */
 function channelIdentity(config: ServiceConfig): string {
-  return JSON.stringify([config.address, config.keepalive]);
+  return JSON.stringify([config.address, config.endpoints, config.balancing, config.hashOn, config.keepalive]);
 }

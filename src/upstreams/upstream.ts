@@ -57,14 +57,16 @@ export interface KeepaliveOptions {
 
 export interface UpstreamOptions {
   name: string;
-  address: string;
+  /** The grpc-js target and service config, from the service's replica settings (balancing/channel-balancing.ts). */
+  target: string;
+  serviceConfig: string;
   observer: UpstreamObserver;
   keepalive: KeepaliveOptions;
 }
 
 /**
- * One upstream gRPC service: a grpc-js channel (HTTP/2, reconnects, keepalive, DNS
- * round-robin) and the two call shapes the gateway exposes. It is the last link of the
+ * One upstream gRPC service: a grpc-js channel (HTTP/2, reconnects, keepalive, balancing over
+ * the replicas) and the two call shapes the gateway exposes. It is the last link of the
  * upstream client's policy chain (upstream-client.ts). grpc-js calls take no AbortSignal,
  * so the client's signal is bridged to cancelling the call here.
  */
@@ -77,9 +79,8 @@ export class Upstream {
     this.name = options.name;
     this.#observer = options.observer;
     // A bare channel: calls are driven on it directly, without grpc-js's Client layer (ChannelCall).
-    this.#channel = new grpc.Channel(options.address, grpc.credentials.createInsecure(), {
-      // dns:/// targets resolve to every address; spread calls over them instead of pinning one.
-      'grpc.service_config': JSON.stringify({ loadBalancingConfig: [{ round_robin: {} }] }),
+    this.#channel = new grpc.Channel(options.target, grpc.credentials.createInsecure(), {
+      'grpc.service_config': options.serviceConfig,
       'grpc.keepalive_time_ms': options.keepalive.timeMs,
       'grpc.keepalive_timeout_ms': options.keepalive.timeoutMs,
       'grpc.dns_min_time_between_resolutions_ms': 5_000,

@@ -46,7 +46,7 @@ describe('config validation', () => {
 
   test('names unknown keys, missing keys and duplicate service names', () => {
     assert.deepEqual(problemsOf({ sever: {} }), ['sever: unknown key']);
-    assert.deepEqual(problemsOf({ services: [{ name: 'x', protoFiles: ['a.proto'], service: 'a.B' }] }), ['services[0].address: is required']);
+    assert.deepEqual(problemsOf({ services: [{ name: 'x', protoFiles: ['a.proto'], service: 'a.B' }] }), ['services[0].address: is required (or services[0].endpoints, a static list of replicas)']);
     assert.deepEqual(problemsOf({ services: [service(), service()] }), ['services[1].name: "echo" is used by another service']);
   });
 
@@ -243,5 +243,63 @@ describe('upstream policies in three layers: upstreamDefaults, the service, the 
     const [only] = normalise({ services: [service({ methods: { GetOrder: { timeoutMs: 800, idempotent: true } } })] }).services;
     assert.deepEqual(only!.methods, { GetOrder: { timeoutMs: 800, idempotent: true } });
     assert.deepEqual(problemsOf({ services: [service({ methods: { GetOrder: { timeout: 1 } } })] }), ['services[0].methods.GetOrder.timeout: unknown key']);
+  });
+});
+
+describe('replicas and balancing', () => {
+  const normalise = (raw: unknown) => normaliseConfig(raw, { baseDir: '/etc/portico', env: {} });
+  const endpoints = [{ address: '10.0.0.7:50051', weight: 3 }, { address: '[::1]:50052' }];
+  const withEndpoints = (overrides: Record<string, unknown> = {}) => ({ ...service(), address: undefined, endpoints, ...overrides });
+
+  test('takes a static endpoint list instead of address, each weight defaulting to 1; balancing defaults to round_robin', () => {
+    const [only] = normalise({ services: [withEndpoints()] }).services;
+    assert.equal(only!.address, undefined);
+    assert.deepEqual(only!.endpoints, [{ address: '10.0.0.7:50051', weight: 3 }, { address: '[::1]:50052', weight: 1 }]);
+    assert.equal(only!.balancing, 'round_robin');
+    assert.equal(only!.hashOn, undefined);
+  });
+
+  test('refuses address and endpoints together, and neither, naming the key', () => {
+    assert.deepEqual(problemsOf({ services: [service({ endpoints })] }), ['services[0].endpoints: cannot be set together with services[0].address; keep one of them']);
+    assert.deepEqual(problemsOf({ services: [service({ address: undefined })] }), ['services[0].address: is required (or services[0].endpoints, a static list of replicas)']);
+  });
+
+  test('refuses a bad or repeated endpoint address and a weight out of range', () => {
+    assert.deepEqual(problemsOf({ services: [withEndpoints({ endpoints: [{ address: 'dns:///x:1' }] })] }), [
+      'services[0].endpoints[0].address: has an invalid format (expected host:port or [IPv6]:port, with a port from 1 to 65535)',
+    ]);
+    assert.deepEqual(problemsOf({ services: [withEndpoints({ endpoints: [{ address: 'a:1' }, { address: 'a:1' }] })] }), ['services[0].endpoints[1].address: "a:1" is listed twice']);
+    assert.equal(problemsOf({ services: [withEndpoints({ endpoints: [{ address: 'a:1', weight: 0 }] })] }).length, 1);
+    assert.deepEqual(problemsOf({ services: [withEndpoints({ endpoints: [] })] }).length, 1);
+  });
+
+  test('refuses hashOn without ring_hash, in a service and in upstreamDefaults', () => {
+    assert.deepEqual(problemsOf({ services: [service({ hashOn: { header: 'x-tenant-id' } })] }), [
+      "services[0].hashOn: only ring_hash balancing hashes, and services[0]'s balancing is round_robin",
+    ]);
+    assert.deepEqual(problemsOf({ upstreamDefaults: { balancing: 'least_request', hashOn: { query: 'tenant' } }, services: [service()] }), [
+      "upstreamDefaults.hashOn: only ring_hash balancing hashes, and upstreamDefaults's balancing is least_request",
+    ]);
+  });
+
+  test('refuses ring_hash without hashOn, a hashOn of two sources, and a claim without auth.jwt', () => {
+    assert.deepEqual(problemsOf({ services: [service({ balancing: 'ring_hash' })] }), [
+      'services[0].hashOn: is required with balancing ring_hash ({ header: NAME }, { claim: NAME } or { query: NAME })',
+    ]);
+    assert.deepEqual(problemsOf({ services: [service({ balancing: 'ring_hash', hashOn: { header: 'a', query: 'b' } })] }), ['services[0].hashOn: set exactly one of header, claim or query']);
+    assert.deepEqual(problemsOf({ services: [service({ balancing: 'ring_hash', hashOn: { claim: 'tenant' } })] }), ['services[0].hashOn.claim: needs auth.jwt to be configured']);
+    const unknownPolicy = problemsOf({ services: [service({ balancing: 'maglev' })] });
+    assert.ok(unknownPolicy.length > 0 && unknownPolicy.every((problem) => problem.startsWith('services[0].balancing: ')), unknownPolicy.join('; '));
+  });
+
+  test("a service inherits upstreamDefaults' ring_hash with its hashOn, or balances its own way without it", () => {
+    const config = normalise({
+      upstreamDefaults: { balancing: 'ring_hash', hashOn: { header: 'x-tenant-id' } },
+      services: [service(), service({ name: 'own', balancing: 'least_request' }), service({ name: 'query', hashOn: { query: 'tenant' } })],
+    });
+    const [inherits, own, query] = config.services;
+    assert.deepEqual([inherits!.balancing, inherits!.hashOn], ['ring_hash', { header: 'x-tenant-id' }]);
+    assert.deepEqual([own!.balancing, own!.hashOn], ['least_request', undefined]);
+    assert.deepEqual([query!.balancing, query!.hashOn], ['ring_hash', { query: 'tenant' }]);
   });
 });

@@ -235,7 +235,7 @@ describe('Kubernetes manifests rendered by kubectl kustomize deploy/k8s', () => 
 
   it('point every upstream at a headless Service through dns:/// so calls are balanced across its pods', () => {
     for (const service of k8sConfig.services) {
-      assert.match(service.address, /^dns:\/\/\/[a-z0-9-]+-headless\.[a-z0-9-]+\.svc\.cluster\.local:\d+$/, service.name);
+      assert.match(service.address ?? '', /^dns:\/\/\/[a-z0-9-]+-headless\.[a-z0-9-]+\.svc\.cluster\.local:\d+$/, service.name);
     }
   });
 });

@@ -5,6 +5,7 @@ import { create, toBinary, type DescMessage, type DescMethod } from '@bufbuild/p
 import * as grpc from '@grpc/grpc-js';
 import { GatewayError } from '../../src/errors/gateway-error.js';
 import { GrpcStatus } from '../../src/errors/status-codes.js';
+import { balancedChannel } from '../../src/upstreams/balancing/channel-balancing.js';
 import { detailsRegistry } from '../../src/upstreams/status-details.js';
 import { compileRpc, Upstream, type CallContext, type UpstreamStream } from '../../src/upstreams/upstream.js';
 import { probeMethod, probeRegistry, ProbeService } from '../support/probe-backend.js';
@@ -98,7 +99,7 @@ process.on('warning', recordLeak);
 
 before(async () => {
   backend = await startMisbehavingServer();
-  upstream = new Upstream({ name: 'probe', address: backend.address, keepalive: { timeMs: 300_000, timeoutMs: 20_000 }, observer: { callFinished: (_s, _m, code) => finished.push({ code }) } });
+  upstream = new Upstream({ name: 'probe', ...balancedChannel({ address: backend.address, balancing: 'round_robin' }), keepalive: { timeMs: 300_000, timeoutMs: 20_000 }, observer: { callFinished: (_s, _m, code) => finished.push({ code }) } });
 });
 after(() => {
   upstream.close();
