@@ -4,6 +4,7 @@ import path from 'node:path';
 import Value from 'typebox/value';
 import YAML from 'yaml';
 import { ConfigSchema, isHmacAlgorithm, logLevels, type GatewayConfig, type JwtConfig, type RawConfig, type ServiceConfig } from './schema.js';
+import { healthCheckDefaults, outlierDetectionDefaults } from '../upstreams/health/service-health.js';
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -198,12 +199,26 @@ function algorithmsOfKey(pem: string): readonly string[] | undefined {
 type UpstreamPolicyInput = NonNullable<RawConfig['upstreamDefaults']>;
 
 /** A service's upstream policies: each key its own, else upstreamDefaults' (which carry the built-in defaults); objects merge key by key. */
-function upstreamPolicies(defaults: UpstreamPolicyInput, service: UpstreamPolicyInput): Pick<ServiceConfig, 'timeoutMs' | 'maxOpenStreams' | 'keepalive'> {
+function upstreamPolicies(
+  defaults: UpstreamPolicyInput,
+  service: UpstreamPolicyInput,
+): Pick<ServiceConfig, 'timeoutMs' | 'maxOpenStreams' | 'keepalive' | 'healthCheck' | 'outlierDetection' | 'allUnhealthy'> {
+  const healthCheck = enabledPolicy(healthCheckDefaults, defaults.healthCheck, service.healthCheck);
+  const outlierDetection = enabledPolicy(outlierDetectionDefaults, defaults.outlierDetection, service.outlierDetection);
   return {
+    ...(healthCheck && { healthCheck }),
+    ...(outlierDetection && { outlierDetection }),
+    allUnhealthy: service.allUnhealthy ?? defaults.allUnhealthy!,
     timeoutMs: service.timeoutMs ?? defaults.timeoutMs!,
     maxOpenStreams: service.maxOpenStreams ?? defaults.maxOpenStreams!,
     keepalive: { timeMs: service.keepalive?.timeMs ?? defaults.keepalive!.timeMs!, timeoutMs: service.keepalive?.timeoutMs ?? defaults.keepalive!.timeoutMs! },
   };
+}
+
+/** A policy that is off unless configured: on when upstreamDefaults or the service sets it, each key the narrowest one set. */
+function enabledPolicy<T extends object>(builtIn: T, defaults: Partial<T> | undefined, service: Partial<T> | undefined): T | undefined {
+  if (!defaults && !service) return undefined;
+  return { ...builtIn, ...defaults, ...service };
 }
 
 interface SchemaError {

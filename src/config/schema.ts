@@ -1,4 +1,5 @@
 import Type, { type Static } from 'typebox';
+import type { AllUnhealthy, HealthCheckSettings, OutlierDetectionSettings } from '../upstreams/health/service-health.js';
 
 /*
  * The one schema of Portico's configuration: it gives the TypeScript types, the start-up
@@ -101,6 +102,45 @@ function keepalive(withDefaults: boolean) {
   );
 }
 
+/** Active health checks of each replica; absent: none. The built-in values of its keys: healthCheckDefaults (upstreams/health/service-health.ts). */
+const HealthCheck = Type.Object(
+  {
+    intervalMs: Type.Optional(Type.Integer({ minimum: 100, description: 'Time between two checks of a replica (default 5000).' })),
+    timeoutMs: Type.Optional(Type.Integer({ minimum: 1, description: 'How long a check may take; slower counts as failed (default 1000).' })),
+    unhealthyThreshold: Type.Optional(
+      Type.Integer({ minimum: 1, description: 'Failed checks in a row (NOT_SERVING, an error, no answer in time, no connection) that make a replica unhealthy (default 2).' }),
+    ),
+    healthyThreshold: Type.Optional(Type.Integer({ minimum: 1, description: 'Passed checks in a row that make an unhealthy replica healthy again (default 1).' })),
+    serviceName: Type.Optional(Type.String({ description: 'The service named in grpc.health.v1.HealthCheckRequest; "" asks about the server as a whole (default "").' })),
+  },
+  {
+    additionalProperties: false,
+    description:
+      "Active checks of every replica with the gRPC health protocol (grpc.health.v1.Health/Check) over the replica's own connection; an unhealthy replica gets no calls until it passes again. Absent: no active checks. Keys merge one by one with upstreamDefaults'.",
+  },
+);
+
+/** Ejection of replicas whose calls fail in a row; absent: off. */
+const OutlierDetection = Type.Object(
+  {
+    consecutiveFailures: Type.Optional(
+      Type.Integer({ minimum: 1, description: 'Calls in a row ending UNAVAILABLE, DEADLINE_EXCEEDED or INTERNAL that eject a replica (default 5).' }),
+    ),
+    ejectionMs: Type.Optional(
+      Type.Integer({ minimum: 1, description: 'How long a first ejection lasts; a repeat offender stays out this times its recent ejections, at most 300000 (default 30000).' }),
+    ),
+    maxEjectionPercent: Type.Optional(
+      Type.Integer({ minimum: 0, maximum: 100, description: 'Never eject more than this share of the replicas (3 replicas at 50: one at most) (default 50).' }),
+    ),
+  },
+  {
+    additionalProperties: false,
+    description: 'Ejects a replica whose calls fail in a row (outlier detection, as Envoy\'s consecutive_5xx). Absent: off. Keys merge one by one with upstreamDefaults\'.',
+  },
+);
+
+const AllUnhealthy = Type.Union([Type.Literal('fail_open'), Type.Literal('fail_closed')]);
+
 export const AuthMode = Type.Union([Type.Literal('none'), Type.Literal('optional'), Type.Literal('required')]);
 
 /** A per-RPC setting in `services[].methods.<RpcName>`. */
@@ -135,6 +175,13 @@ function upstreamPolicyKeys(withDefaults = false) {
       }),
     ),
     keepalive: Type.Optional(keepalive(withDefaults)),
+    healthCheck: Type.Optional(HealthCheck),
+    outlierDetection: Type.Optional(OutlierDetection),
+    allUnhealthy: Type.Optional({
+      ...AllUnhealthy,
+      ...fallback('fail_open'),
+      description: `When no replica is usable (every one unhealthy or ejected): fail_open spreads calls over all of them, fail_closed answers 503 NO_HEALTHY_UPSTREAM at once${ofService}.`,
+    }),
   };
 }
 
@@ -321,6 +368,11 @@ export interface ServiceConfig {
   allowUnknownFields: boolean;
   maxOpenStreams: number;
   keepalive: { timeMs: number; timeoutMs: number };
+  /** Absent: no active health checks. */
+  healthCheck?: HealthCheckSettings;
+  /** Absent: no outlier detection. */
+  outlierDetection?: OutlierDetectionSettings;
+  allUnhealthy: AllUnhealthy;
   /** Per-RPC overrides by RPC name, as configured (the effective values: methodPolicy()). */
   methods: Record<string, MethodConfig>;
 }

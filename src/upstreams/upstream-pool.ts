@@ -1,5 +1,6 @@
 import type { ServiceConfig } from '../config/schema.js';
 import { OpenStreamsLimit } from '../policies/open-streams.js';
+import { ServiceHealth, type HealthSettings, type ReplicaHealth, type ReplicaHealthObserver } from './health/service-health.js';
 import { UpstreamClient } from './upstream-client.js';
 import { Upstream, type UpstreamObserver } from './upstream.js';
 
@@ -7,7 +8,10 @@ import { Upstream, type UpstreamObserver } from './upstream.js';
 interface ServiceUpstream {
   /** What the channel was built from; a reload that changes it gets a new channel. */
   readonly identity: string;
+  readonly address: string;
   readonly channel: Upstream;
+  /** Its replicas' health; handed on to a new channel to the same address. */
+  readonly health: ServiceHealth;
   readonly openStreams: OpenStreamsLimit;
   readonly client: UpstreamClient;
 }
@@ -31,7 +35,12 @@ export class UpstreamPool {
   #current = new Map<string, ServiceUpstream>();
   readonly #retiring = new Map<NodeJS.Timeout, readonly ServiceUpstream[]>();
 
-  constructor(private readonly observer: UpstreamObserver) {}
+  constructor(private readonly observer: UpstreamObserver & ReplicaHealthObserver) {}
+
+  /** Each service's replicas and their health (for /readyz). */
+  replicaHealth(): Map<string, ReplicaHealth[]> {
+    return new Map([...this.#current].map(([name, upstream]) => [name, upstream.health.replicaHealth()]));
+  }
 
   prepare(services: readonly ServiceConfig[]): PreparedUpstreams {
     const next = new Map<string, ServiceUpstream>();
@@ -43,20 +52,25 @@ export class UpstreamPool {
         next.set(config.name, kept);
         continue;
       }
-      const fresh = this.#create(config, identity);
+      // A new channel to the same replicas (keepalive changed) keeps what is known of their health.
+      const fresh = this.#create(config, identity, kept?.address === config.address ? kept.health : undefined);
       created.push(fresh);
       next.set(config.name, fresh);
     }
     return {
       clients: new Map([...next].map(([name, upstream]) => [name, upstream.client])),
       commit: (graceMs) => {
-        for (const config of services) next.get(config.name)!.openStreams.max = config.maxOpenStreams;
+        for (const config of services) {
+          const upstream = next.get(config.name)!;
+          upstream.openStreams.max = config.maxOpenStreams;
+          upstream.health.update(healthSettings(config));
+        }
         const retired = [...this.#current.values()].filter((upstream) => next.get(upstream.channel.name) !== upstream);
         this.#current = next;
         this.#retire(retired, graceMs);
       },
       discard: () => {
-        for (const upstream of created) upstream.channel.close();
+        for (const upstream of created) this.#close(upstream);
       },
     };
   }
@@ -65,27 +79,39 @@ export class UpstreamPool {
   close(): void {
     for (const [timer, upstreams] of this.#retiring) {
       clearTimeout(timer);
-      for (const upstream of upstreams) upstream.channel.close();
+      for (const upstream of upstreams) this.#close(upstream);
     }
     this.#retiring.clear();
-    for (const upstream of this.#current.values()) upstream.channel.close();
+    for (const upstream of this.#current.values()) this.#close(upstream);
   }
 
-  #create(config: ServiceConfig, identity: string): ServiceUpstream {
-    const channel = new Upstream({ name: config.name, address: config.address, observer: this.observer, keepalive: config.keepalive });
+  #create(config: ServiceConfig, identity: string, health = new ServiceHealth(config.name, healthSettings(config), this.observer)): ServiceUpstream {
+    const channel = new Upstream({ name: config.name, address: config.address, observer: this.observer, keepalive: config.keepalive, health });
     const openStreams = new OpenStreamsLimit(config.name, config.maxOpenStreams);
-    return { identity, channel, openStreams, client: new UpstreamClient(config.name, channel, [openStreams]) };
+    return { identity, address: config.address, channel, health, openStreams, client: new UpstreamClient(config.name, channel, [openStreams]) };
+  }
+
+  /** Closes the channel, and the health state unless the service in force still uses it. */
+  #close(upstream: ServiceUpstream): void {
+    upstream.channel.close();
+    const inUse = [...this.#current.values()].some((current) => current !== upstream && current.health === upstream.health);
+    if (!inUse) upstream.health.close();
   }
 
   #retire(upstreams: readonly ServiceUpstream[], graceMs: number): void {
     if (upstreams.length === 0) return;
     const timer = setTimeout(() => {
       this.#retiring.delete(timer);
-      for (const upstream of upstreams) upstream.channel.close();
+      for (const upstream of upstreams) this.#close(upstream);
     }, graceMs);
     timer.unref();
     this.#retiring.set(timer, upstreams);
   }
+}
+
+/** Health settings are not part of the identity: a reload changes them on the live channel. */
+function healthSettings(config: ServiceConfig): HealthSettings {
+  return { ...(config.healthCheck && { healthCheck: config.healthCheck }), ...(config.outlierDetection && { outlierDetection: config.outlierDetection }), allUnhealthy: config.allUnhealthy };
 }
 
 function channelIdentity(config: ServiceConfig): string {

@@ -1,7 +1,10 @@
 import { fromBinary, toBinary, type DescMessage, type DescMethod, type MessageShape, type Registry } from '@bufbuild/protobuf';
 import * as grpc from '@grpc/grpc-js';
 import { GatewayError } from '../errors/gateway-error.js';
+import { refusal } from '../errors/refusals.js';
 import { codeName, GrpcStatus } from '../errors/status-codes.js';
+import { isNoHealthyUpstream, withHealth } from './health/health-balancer.js';
+import type { ServiceHealth } from './health/service-health.js';
 import { decodeStatusDetails } from './status-details.js';
 
 /** What the gateway records about each upstream call (metrics live in observability/). */
@@ -60,6 +63,8 @@ export interface UpstreamOptions {
   address: string;
   observer: UpstreamObserver;
   keepalive: KeepaliveOptions;
+  /** The health of the service's replicas, which the channel's balancer acts on. */
+  health: ServiceHealth;
 }
 
 /**
@@ -79,7 +84,7 @@ export class Upstream {
     // A bare channel: calls are driven on it directly, without grpc-js's Client layer (ChannelCall).
     this.#channel = new grpc.Channel(options.address, grpc.credentials.createInsecure(), {
       // dns:/// targets resolve to every address; spread calls over them instead of pinning one.
-      'grpc.service_config': JSON.stringify({ loadBalancingConfig: [{ round_robin: {} }] }),
+      'grpc.service_config': JSON.stringify({ loadBalancingConfig: [withHealth({ round_robin: {} }, options.health)] }),
       'grpc.keepalive_time_ms': options.keepalive.timeMs,
       'grpc.keepalive_timeout_ms': options.keepalive.timeoutMs,
       'grpc.dns_min_time_between_resolutions_ms': 5_000,
@@ -117,6 +122,8 @@ export class Upstream {
 
   /** A call's final status as the client's error; the upstream's own words stay in its cause, for the log. */
   toGatewayError(status: grpc.StatusObject, rpc: CompiledRpc): GatewayError {
+    // The balancer refused the call itself (allUnhealthy: fail_closed): it never reached a replica.
+    if (isNoHealthyUpstream(status)) return refusal('NO_HEALTHY_UPSTREAM', `no healthy replica of the ${this.name} service`);
     const details = decodeStatusDetails(status.metadata, rpc.statusDetails);
     return GatewayError.fromUpstream(status.code, status.details, details, upstreamStatusError(status));
   }

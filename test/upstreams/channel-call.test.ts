@@ -5,6 +5,8 @@ import { create, toBinary, type DescMessage, type DescMethod } from '@bufbuild/p
 import * as grpc from '@grpc/grpc-js';
 import { GatewayError } from '../../src/errors/gateway-error.js';
 import { GrpcStatus } from '../../src/errors/status-codes.js';
+import { noMetrics } from '../../src/observability/metrics.js';
+import { ServiceHealth } from '../../src/upstreams/health/service-health.js';
 import { detailsRegistry } from '../../src/upstreams/status-details.js';
 import { compileRpc, Upstream, type CallContext, type UpstreamStream } from '../../src/upstreams/upstream.js';
 import { probeMethod, probeRegistry, ProbeService } from '../support/probe-backend.js';
@@ -98,7 +100,7 @@ process.on('warning', recordLeak);
 
 before(async () => {
   backend = await startMisbehavingServer();
-  upstream = new Upstream({ name: 'probe', address: backend.address, keepalive: { timeMs: 300_000, timeoutMs: 20_000 }, observer: { callFinished: (_s, _m, code) => finished.push({ code }) } });
+  upstream = new Upstream({ name: 'probe', address: backend.address, keepalive: { timeMs: 300_000, timeoutMs: 20_000 }, observer: { callFinished: (_s, _m, code) => finished.push({ code }) }, health: new ServiceHealth('probe', { allUnhealthy: 'fail_open' }, noMetrics) });
 });
 after(() => {
   upstream.close();
