@@ -64,6 +64,7 @@ export class UpstreamPool {
           const upstream = next.get(config.name)!;
           upstream.openStreams.max = config.maxOpenStreams;
           upstream.health.update(healthSettings(config));
+          if (config.healthCheck) upstream.channel.connect();
         }
         const retired = [...this.#current.values()].filter((upstream) => next.get(upstream.channel.name) !== upstream);
         this.#current = next;

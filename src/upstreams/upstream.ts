@@ -128,6 +128,11 @@ export class Upstream {
     return GatewayError.fromUpstream(status.code, status.details, details, upstreamStatusError(status));
   }
 
+  /** Connects now rather than at the first call: active health checks need the replicas' connections. */
+  connect(): void {
+    this.#channel.getConnectivityState(true);
+  }
+
   close(): void {
     this.#channel.close();
   }

@@ -193,11 +193,15 @@ export class ServiceHealth {
     return replica !== undefined && (replica.verdict === 'unhealthy' || replica.ejection !== undefined);
   }
 
-  /** fail_open with no replica both connected and not excluded: calls go to every replica again. */
+  /**
+   * fail_open with every replica excluded: calls go to all of them again. An unreachable replica
+   * counts once its checks say so, not at its first failed connection attempt, so a replica that
+   * connects first after a restart does not take every call while the others connect.
+   */
   failingOpen(): boolean {
-    if (this.#settings.allUnhealthy !== 'fail_open') return false;
+    if (this.#settings.allUnhealthy !== 'fail_open' || this.#replicas.size === 0) return false;
     for (const replica of this.#replicas.values()) {
-      if (replica.connected && !this.excluded(replica.address)) return false;
+      if (!this.excluded(replica.address)) return false;
     }
     return true;
   }
