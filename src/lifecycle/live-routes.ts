@@ -6,7 +6,7 @@ import { loadCatalog, type Catalog } from '../descriptors/catalog.js';
 import { compileRouteSet, type RouteSet } from '../transcoding/route-set.js';
 import type { UpstreamClient } from '../upstreams/upstream-client.js';
 import { UpstreamPool } from '../upstreams/upstream-pool.js';
-import type { ReplicaHealthObserver } from '../upstreams/health/service-health.js';
+import type { ReplicaHealth, ReplicaHealthObserver } from '../upstreams/health/service-health.js';
 import type { UpstreamObserver } from '../upstreams/upstream.js';
 
 /** What one configuration compiles to: descriptors, upstream clients and the route table. */
@@ -51,6 +51,11 @@ export class LiveRoutes {
     this.#current = this.#compile(config);
     this.#logRoutes(this.#current);
     return this.#current;
+  }
+
+  /** Each configured service's replicas and their health, for /readyz. */
+  replicaHealth(): Map<string, ReplicaHealth[]> {
+    return this.#upstreams.replicaHealth();
   }
 
   /** Closes every upstream channel, those of retired generations still draining included. */

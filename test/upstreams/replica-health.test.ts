@@ -11,7 +11,8 @@ import { detailsRegistry } from '../../src/upstreams/status-details.js';
 import type { UpstreamClient } from '../../src/upstreams/upstream-client.js';
 import { UpstreamPool } from '../../src/upstreams/upstream-pool.js';
 import { compileRpc } from '../../src/upstreams/upstream.js';
-import { testConfig } from '../support/gateway.js';
+import { startGateway, testConfig } from '../support/gateway.js';
+import { envelopeOf } from '../support/http.js';
 import { probeMethod, probeRegistry, ProbeService } from '../support/probe-backend.js';
 import { waitFor } from '../support/wait.js';
 
@@ -65,12 +66,17 @@ async function startReplica(name: string): Promise<Replica> {
   return replica;
 }
 
+/** A gateway config of the probe service at `address`, with the given health keys. */
+function probeConfig(address: string, keys: Record<string, unknown>) {
+  return testConfig({
+    protos: { includeDirs: ['test/fixtures/protos'] },
+    services: [{ name: 'probe', protoFiles: ['probe/v1/probe.proto'], service: 'probe.v1.ProbeService', address, ...keys }],
+  });
+}
+
 /** The config of a service over the three replicas, with the given health keys. */
 function serviceOver(replicas: readonly Replica[], keys: Record<string, unknown>): ServiceConfig {
-  const config = testConfig({
-    protos: { includeDirs: ['test/fixtures/protos'] },
-    services: [{ name: 'probe', protoFiles: ['probe/v1/probe.proto'], service: 'probe.v1.ProbeService', address: '127.0.0.1:1', ...keys }],
-  });
+  const config = probeConfig('127.0.0.1:1', keys);
   // The config's address accepts one host; grpc-js's ipv4: scheme lists every replica.
   return { ...config.services[0]!, address: `ipv4:${replicas.map((r) => r.address).join(',')}` };
 }
@@ -251,4 +257,29 @@ describe('replica health', () => {
   });
 
   after(() => pool?.close());
+});
+
+describe('no healthy upstream, seen over HTTP', () => {
+  it('answers 503 with the envelope and ErrorInfo NO_HEALTHY_UPSTREAM under fail_closed', async () => {
+    const replica = await startReplica('only');
+    const gateway = await startGateway(
+      probeConfig(replica.address, { allUnhealthy: 'fail_closed', healthCheck: { intervalMs: 200, unhealthyThreshold: 1 } }),
+    );
+    try {
+      assert.equal((await fetch(`${gateway.url}/v1/probe/1`)).status, 200);
+      replica.serving = false;
+      await waitFor(async () => (await fetch(`${gateway.url}/v1/probe/1`)).status === 503, 3000);
+      const calls = replica.calls;
+      const response = await fetch(`${gateway.url}/v1/probe/1`);
+      assert.equal(response.status, 503);
+      const error = envelopeOf(await response.json());
+      assert.equal(error.status, 'UNAVAILABLE');
+      assert.match(error.message, /no healthy replica of the probe service/);
+      assert.deepEqual(error.details, [{ '@type': 'type.googleapis.com/google.rpc.ErrorInfo', reason: 'NO_HEALTHY_UPSTREAM', domain: 'portico' }]);
+      assert.equal(replica.calls, calls, 'the refused request reached the replica');
+    } finally {
+      await gateway.close();
+      replica.close();
+    }
+  });
 });
