@@ -1,5 +1,11 @@
 import Type, { type Static } from 'typebox';
-import type { AllUnhealthy, HealthCheckSettings, OutlierDetectionSettings } from '../upstreams/health/service-health.js';
+import {
+  healthCheckDefaults,
+  outlierDetectionDefaults,
+  type AllUnhealthy,
+  type HealthCheckSettings,
+  type OutlierDetectionSettings,
+} from '../upstreams/health/service-health.js';
 
 /*
  * The one schema of Portico's configuration: it gives the TypeScript types, the start-up
@@ -102,42 +108,73 @@ function keepalive(withDefaults: boolean) {
   );
 }
 
-/** Active health checks of each replica; absent: none. The built-in values of its keys: healthCheckDefaults (upstreams/health/service-health.ts). */
-const HealthCheck = Type.Object(
-  {
-    intervalMs: Type.Optional(Type.Integer({ minimum: 100, description: 'Time between two checks of a replica (default 5000).' })),
-    timeoutMs: Type.Optional(Type.Integer({ minimum: 1, description: 'How long a check may take; slower counts as failed (default 1000).' })),
-    unhealthyThreshold: Type.Optional(
-      Type.Integer({ minimum: 1, description: 'Failed checks in a row (NOT_SERVING, an error, no answer in time, no connection) that make a replica unhealthy (default 2).' }),
-    ),
-    healthyThreshold: Type.Optional(Type.Integer({ minimum: 1, description: 'Passed checks in a row that make an unhealthy replica healthy again (default 1).' })),
-    serviceName: Type.Optional(Type.String({ description: 'The service named in grpc.health.v1.HealthCheckRequest; "" asks about the server as a whole (default "").' })),
-  },
-  {
-    additionalProperties: false,
-    description:
-      "Active checks of every replica with the gRPC health protocol (grpc.health.v1.Health/Check) over the replica's own connection; an unhealthy replica gets no calls until it passes again. Absent: no active checks. Keys merge one by one with upstreamDefaults'.",
-  },
-);
+/**
+ * Active health checks of each replica; absent: none. Its keys carry the built-in values in
+ * upstreamDefaults only, as keepalive's do, so that a service's unset key falls back to
+ * upstreamDefaults'; a service that alone sets healthCheck gets the built-in values in load.ts.
+ */
+function healthCheck(withDefaults: boolean) {
+  const fallback = (value: unknown) => (withDefaults ? { default: value } : {});
+  return Type.Object(
+    {
+      intervalMs: Type.Optional(Type.Integer({ minimum: 100, ...fallback(healthCheckDefaults.intervalMs), description: 'Time between two checks of a replica.' })),
+      timeoutMs: Type.Optional(Type.Integer({ minimum: 1, ...fallback(healthCheckDefaults.timeoutMs), description: 'How long a check may take; slower counts as failed.' })),
+      unhealthyThreshold: Type.Optional(
+        Type.Integer({
+          minimum: 1,
+          ...fallback(healthCheckDefaults.unhealthyThreshold),
+          description: 'Failed checks in a row (NOT_SERVING, an error, no answer in time, no connection) that make a replica unhealthy.',
+        }),
+      ),
+      healthyThreshold: Type.Optional(
+        Type.Integer({ minimum: 1, ...fallback(healthCheckDefaults.healthyThreshold), description: 'Passed checks in a row that make an unhealthy replica healthy again.' }),
+      ),
+      serviceName: Type.Optional(
+        Type.String({ ...fallback(healthCheckDefaults.serviceName), description: 'The service named in grpc.health.v1.HealthCheckRequest; "" asks about the server as a whole.' }),
+      ),
+    },
+    {
+      additionalProperties: false,
+      description:
+        "Active checks of every replica with the gRPC health protocol (grpc.health.v1.Health/Check) over the replica's own connection; an unhealthy replica gets no calls until it passes again. Absent: no active checks. Keys merge one by one with upstreamDefaults'.",
+    },
+  );
+}
 
-/** Ejection of replicas whose calls fail in a row; absent: off. */
-const OutlierDetection = Type.Object(
-  {
-    consecutiveFailures: Type.Optional(
-      Type.Integer({ minimum: 1, description: 'Calls in a row ending UNAVAILABLE, DEADLINE_EXCEEDED or INTERNAL that eject a replica (default 5).' }),
-    ),
-    ejectionMs: Type.Optional(
-      Type.Integer({ minimum: 1, description: 'How long a first ejection lasts; a repeat offender stays out this times its recent ejections, at most 300000 (default 30000).' }),
-    ),
-    maxEjectionPercent: Type.Optional(
-      Type.Integer({ minimum: 0, maximum: 100, description: 'Never eject more than this share of the replicas (3 replicas at 50: one at most) (default 50).' }),
-    ),
-  },
-  {
-    additionalProperties: false,
-    description: 'Ejects a replica whose calls fail in a row (outlier detection, as Envoy\'s consecutive_5xx). Absent: off. Keys merge one by one with upstreamDefaults\'.',
-  },
-);
+/** Ejection of replicas whose calls fail in a row; absent: off. Built-in values as for healthCheck. */
+function outlierDetection(withDefaults: boolean) {
+  const fallback = (value: unknown) => (withDefaults ? { default: value } : {});
+  return Type.Object(
+    {
+      consecutiveFailures: Type.Optional(
+        Type.Integer({
+          minimum: 1,
+          ...fallback(outlierDetectionDefaults.consecutiveFailures),
+          description: 'Calls in a row ending UNAVAILABLE, DEADLINE_EXCEEDED or INTERNAL that eject a replica.',
+        }),
+      ),
+      ejectionMs: Type.Optional(
+        Type.Integer({
+          minimum: 1,
+          ...fallback(outlierDetectionDefaults.ejectionMs),
+          description: 'How long a first ejection lasts; a repeat offender stays out this times its recent ejections, at most 300000 (or ejectionMs if longer).',
+        }),
+      ),
+      maxEjectionPercent: Type.Optional(
+        Type.Integer({
+          minimum: 0,
+          maximum: 100,
+          ...fallback(outlierDetectionDefaults.maxEjectionPercent),
+          description: 'Never eject more than this share of the replicas (of 3 replicas, 50 ejects one at most, 33 none).',
+        }),
+      ),
+    },
+    {
+      additionalProperties: false,
+      description: "Ejects a replica whose calls fail in a row (outlier detection, as Envoy's consecutive_5xx). Absent: off. Keys merge one by one with upstreamDefaults'.",
+    },
+  );
+}
 
 const AllUnhealthy = Type.Union([Type.Literal('fail_open'), Type.Literal('fail_closed')]);
 
@@ -175,8 +212,8 @@ function upstreamPolicyKeys(withDefaults = false) {
       }),
     ),
     keepalive: Type.Optional(keepalive(withDefaults)),
-    healthCheck: Type.Optional(HealthCheck),
-    outlierDetection: Type.Optional(OutlierDetection),
+    healthCheck: Type.Optional(healthCheck(withDefaults)),
+    outlierDetection: Type.Optional(outlierDetection(withDefaults)),
     allUnhealthy: Type.Optional({
       ...AllUnhealthy,
       ...fallback('fail_open'),
