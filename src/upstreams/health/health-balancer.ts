@@ -104,8 +104,8 @@ class HealthPicker implements Picker {
 
   pick(args: PickArgs): PickResult {
     const result = this.child.pick(args);
-    if (result.pickResultType !== PickResultType.COMPLETE) return result;
-    const subchannel = result.subchannel as HealthSubchannel;
+    const subchannel = result.subchannel;
+    if (result.pickResultType !== PickResultType.COMPLETE || !(subchannel instanceof HealthSubchannel)) return result;
     if (!this.health.settings.outlierDetection) return { ...result, subchannel: subchannel.unwrapped() };
     const childEnded = result.onCallEnded;
     return {
