@@ -10,12 +10,13 @@ import { connectionTimeoutOptions } from './lifecycle/connection-timeouts.js';
 import { healthRoutes } from './lifecycle/health-routes.js';
 import { LiveRoutes } from './lifecycle/live-routes.js';
 import { Readiness } from './lifecycle/readiness.js';
-import httpObservability, { unmatchedLabel } from './observability/http-observability.js';
+import httpObservability, { catchAllUrl } from './observability/http-observability.js';
 import { createGatewayLogger } from './observability/logging.js';
 import { GatewayMetrics, noMetrics } from './observability/metrics.js';
 import { registerOpenApi } from './openapi/openapi-plugin.js';
 import { requestIdOf } from './observability/request-id.js';
 import authPlugin from './policies/auth.js';
+import overloadShedding from './policies/overload-shedding.js';
 import corsPlugin from './policies/cors.js';
 import { parseJsonExact } from './transcoding/exact-json.js';
 import { ActiveStreams } from './transcoding/stream-response.js';
@@ -85,9 +86,10 @@ export async function buildApp(config: GatewayConfig, options: BuildOptions = {}
 
   await app.register(httpObservability, { metrics: metrics ?? noMetrics });
   await app.register(connectionPolicy, { readiness });
+  await app.register(overloadShedding, { overload: config.server.overload });
   await app.register(corsPlugin, { cors: config.cors });
   await app.register(authPlugin, { jwt: config.auth.jwt });
-  await app.register(healthRoutes, { readiness });
+  await app.register(healthRoutes, { readiness, services: () => live.upstreamStatus() });
   if (metrics) {
     app.get('/metrics', { logLevel: 'warn' }, async (_request, reply) => {
       reply.header('content-type', metrics.registry.contentType);
@@ -112,10 +114,9 @@ export async function buildApp(config: GatewayConfig, options: BuildOptions = {}
   app.route({
     // Without CORS nothing else answers OPTIONS: on a known path it is a 405 with Allow like any other method.
     method: config.cors.origins.length === 0 ? [...transcodedMethods, 'OPTIONS'] : transcodedMethods,
-    url: '/*',
+    url: catchAllUrl,
     exposeHeadRoute: false,
     onRequest: (request, _reply, done) => {
-      request.routeLabel = unmatchedLabel;
       try {
         pipeline.onRequest(request);
         done();

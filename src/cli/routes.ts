@@ -1,6 +1,6 @@
-import { parseArgs } from 'node:util';
 import pino from 'pino';
 import { loadConfigFile } from '../config/load.js';
+import { parseCommandLine } from './command-line.js';
 import { boundedContexts } from '../contexts/index.js';
 import { LiveRoutes } from '../lifecycle/live-routes.js';
 import { noMetrics } from '../observability/metrics.js';
@@ -11,12 +11,13 @@ import { noMetrics } from '../observability/metrics.js';
  * mounted, with the reason. Channels are created but never used (grpc-js connects lazily), so
  * no upstream needs to be up.
  */
-const { values } = parseArgs({ options: { config: { type: 'string' } } });
-if (!values.config) {
-  console.error('usage: npm run routes -- --config <file.yaml>');
-  process.exit(2);
-}
+const usage = 'usage: npm run routes -- --config <file.yaml>';
 try {
+  const { values } = parseCommandLine({ options: { config: { type: 'string' } } });
+  if (!values.config) {
+    console.error(usage);
+    process.exit(2);
+  }
   const config = loadConfigFile(values.config);
   const live = new LiveRoutes(config, noMetrics, pino({ level: 'silent' }), boundedContexts);
   const { routes } = live.current;

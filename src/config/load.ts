@@ -47,6 +47,11 @@ export function normaliseConfig(raw: unknown, { baseDir, env }: { baseDir: strin
       requestTimeoutMs: server.requestTimeoutMs!,
       keepAliveTimeoutMs: server.keepAliveTimeoutMs!,
       streamIdleTimeoutMs: server.streamIdleTimeoutMs!,
+      overload: {
+        maxEventLoopDelayMs: server.overload!.maxEventLoopDelayMs!,
+        maxHeapUsedBytes: server.overload!.maxHeapUsedBytes!,
+        maxRssBytes: server.overload!.maxRssBytes!,
+      },
     },
     shutdown: { delayMs: input.shutdown!.delayMs!, graceMs: input.shutdown!.graceMs! },
     protos: { includeDirs: input.protos!.includeDirs!.map((dir) => path.resolve(baseDir, dir)) },

@@ -21,6 +21,23 @@ const upstreamPort = '([1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]
 /** The pino levels logging.level and LOG_LEVEL accept. */
 export const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
+/** Load shedding of the whole process (@fastify/under-pressure); every threshold 0 = off. */
+const Overload = Type.Object(
+  {
+    maxEventLoopDelayMs: Type.Optional(
+      Type.Integer({
+        minimum: 0,
+        default: 0,
+        description:
+          'Past this mean event-loop delay (sampled every second), requests get 503 OVERLOADED at once; /healthz, /readyz and /metrics still answer. 0 = off.',
+      }),
+    ),
+    maxHeapUsedBytes: Type.Optional(Type.Integer({ minimum: 0, default: 0, description: 'Past this V8 heap in use, requests get 503 OVERLOADED at once (same exemptions). 0 = off.' })),
+    maxRssBytes: Type.Optional(Type.Integer({ minimum: 0, default: 0, description: 'Past this resident set size, requests get 503 OVERLOADED at once (same exemptions). 0 = off.' })),
+  },
+  { additionalProperties: false, default: {} },
+);
+
 const Server = Type.Object(
   {
     port: Type.Optional({ ...Port, default: 8080, description: 'Listen port. The PORT environment variable overrides it (an empty PORT counts as unset).' }),
@@ -61,6 +78,7 @@ const Server = Type.Object(
         description: 'A streaming response whose client has read nothing for this long (the socket cannot take more) is cut and its upstream call cancelled; 0 never cuts.',
       }),
     ),
+    overload: Type.Optional(Overload),
   },
   { additionalProperties: false, default: {} },
 );
@@ -380,6 +398,7 @@ export interface GatewayConfig {
     keepAliveTimeoutMs: number;
     /** 0 when streams are never cut for an unread client. */
     streamIdleTimeoutMs: number;
+    overload: OverloadConfig;
   };
   shutdown: { delayMs: number; graceMs: number };
   protos: { includeDirs: string[] };
@@ -392,6 +411,13 @@ export interface GatewayConfig {
   metadata: { forwardHeaders: string[] };
   /** Absolute path of the file it came from, when it came from one (used by reload). */
   source?: string;
+}
+
+/** Thresholds of load shedding; 0 turns one off. */
+export interface OverloadConfig {
+  maxEventLoopDelayMs: number;
+  maxHeapUsedBytes: number;
+  maxRssBytes: number;
 }
 
 export interface ServiceConfig {

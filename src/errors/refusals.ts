@@ -1,17 +1,18 @@
-import { GatewayError } from './gateway-error.js';
+import { GatewayError, type ErrorDetail } from './gateway-error.js';
 import { GrpcStatus } from './status-codes.js';
 
-/** Why the gateway refused a call without reaching the upstream (google.rpc.ErrorInfo reason). */
+/** Why the gateway answered 503 without calling an upstream (google.rpc.ErrorInfo `reason`). */
 export type RefusalReason = 'CIRCUIT_OPEN' | 'CONCURRENCY_LIMIT' | 'NO_HEALTHY_UPSTREAM' | 'OVERLOADED';
 
 /**
- * A 503 UNAVAILABLE the gateway answers itself: the envelope's details say why in a
- * machine-readable way (ErrorInfo, domain "portico"), and, where waiting helps, how long to
- * wait (RetryInfo and the Retry-After header, in seconds).
+ * A 503 UNAVAILABLE the gateway decides on by itself, machine-readable: an ErrorInfo with the
+ * reason (domain "portico"), and where waiting helps a RetryInfo and a Retry-After header
+ * in whole seconds (at least 1: "0" would invite an immediate retry).
  */
 export function refusal(reason: RefusalReason, message: string, retryAfterSeconds?: number): GatewayError {
-  const details: Record<string, unknown>[] = [{ '@type': 'type.googleapis.com/google.rpc.ErrorInfo', reason, domain: 'portico' }];
+  const details: ErrorDetail[] = [{ '@type': 'type.googleapis.com/google.rpc.ErrorInfo', reason, domain: 'portico' }];
   if (retryAfterSeconds === undefined) return new GatewayError(GrpcStatus.UNAVAILABLE, message, details);
-  details.push({ '@type': 'type.googleapis.com/google.rpc.RetryInfo', retryDelay: `${retryAfterSeconds}s` });
-  return new GatewayError(GrpcStatus.UNAVAILABLE, message, details, { headers: { 'retry-after': String(retryAfterSeconds) } });
+  const seconds = Math.max(1, Math.ceil(retryAfterSeconds));
+  details.push({ '@type': 'type.googleapis.com/google.rpc.RetryInfo', retryDelay: `${seconds}s` });
+  return new GatewayError(GrpcStatus.UNAVAILABLE, message, details, { headers: { 'retry-after': String(seconds) } });
 }

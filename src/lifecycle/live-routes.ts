@@ -5,8 +5,8 @@ import { moduleRouteCompiler } from '../contexts/module-routes.js';
 import { loadCatalog, type Catalog } from '../descriptors/catalog.js';
 import { compileRouteSet, type RouteSet } from '../transcoding/route-set.js';
 import type { UpstreamClient } from '../upstreams/upstream-client.js';
-import { UpstreamPool } from '../upstreams/upstream-pool.js';
-import type { ReplicaHealth, ReplicaHealthObserver } from '../upstreams/health/service-health.js';
+import type { ReplicaHealthObserver } from '../upstreams/health/service-health.js';
+import { UpstreamPool, type ServiceStatus } from '../upstreams/upstream-pool.js';
 import type { UpstreamObserver } from '../upstreams/upstream.js';
 
 /** What one configuration compiles to: descriptors, upstream clients and the route table. */
@@ -53,9 +53,9 @@ export class LiveRoutes {
     return this.#current;
   }
 
-  /** Each configured service's replicas and their health, for /readyz. */
-  replicaHealth(): Map<string, ReplicaHealth[]> {
-    return this.#upstreams.replicaHealth();
+  /** Each service in force with its replicas' health and breaker state (for /readyz). */
+  upstreamStatus(): ServiceStatus[] {
+    return this.#upstreams.status();
   }
 
   /** Closes every upstream channel, those of retired generations still draining included. */

@@ -8,12 +8,17 @@ declare module 'fastify' {
     routeLabel: string;
     /** The upstream's gRPC code name, when an upstream was called. */
     upstreamCode: string;
+    /** Why the gateway refused the request without calling an upstream (errors/refusals.ts), if it did. */
+    refusal: string;
     /** Set once the access line and metrics are recorded (a hang-up and onResponse may both fire). */
     accessRecorded: boolean;
   }
 }
 
 export const unmatchedLabel = 'unmatched';
+
+/** The URL of the route that runs the route pipeline (app.ts). */
+export const catchAllUrl = '/*';
 
 /** nginx's "client closed request": the status recorded when the client hangs up first. */
 const clientClosedStatus = 499;
@@ -25,12 +30,16 @@ const clientClosedStatus = 499;
 async function httpObservability(app: FastifyInstance, { metrics }: { metrics: HttpMetrics }): Promise<void> {
   app.decorateRequest('routeLabel', '');
   app.decorateRequest('upstreamCode', '');
+  app.decorateRequest('refusal', '');
   app.decorateRequest('accessRecorded', false);
 
   const record = (request: FastifyRequest, status: number, elapsedMs: number): void => {
     if (request.accessRecorded) return;
     request.accessRecorded = true;
-    const route = request.routeLabel || (request.is404 ? unmatchedLabel : (request.routeOptions.url ?? unmatchedLabel));
+    // A request the route pipeline never matched (refused before, or a 404) is "unmatched",
+    // never the catch-all's own "/*"; the operational routes keep their path.
+    const own = request.routeOptions.url;
+    const route = request.routeLabel || (request.is404 || own === catchAllUrl || own === undefined ? unmatchedLabel : own);
     const seconds = elapsedMs / 1000;
     metrics.requestFinished(route, request.method, status, seconds);
     request.log.info(
@@ -40,6 +49,7 @@ async function httpObservability(app: FastifyInstance, { metrics }: { metrics: H
         status,
         latencyMs: Math.round(elapsedMs * 100) / 100,
         ...(request.upstreamCode && { upstreamCode: request.upstreamCode }),
+        ...(request.refusal && { refusal: request.refusal }),
       },
       'request completed',
     );

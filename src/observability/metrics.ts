@@ -1,7 +1,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { GrpcStatus } from '../errors/status-codes.js';
 import { codeName } from '../errors/status-codes.js';
-import type { ReplicaHealthObserver, ReplicaHealthState } from '../upstreams/health/service-health.js';
+import type { ReplicaHealthObserver, ReplicaHealth } from '../upstreams/health/service-health.js';
 import type { UpstreamObserver } from '../upstreams/upstream.js';
 
 const latencyBuckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -11,7 +11,7 @@ export interface HttpMetrics {
   requestFinished(route: string, method: string, status: number, seconds: number): void;
 }
 
-const replicaHealthStates: readonly ReplicaHealthState[] = ['healthy', 'unhealthy', 'ejected', 'unknown'];
+const replicaHealthStates: readonly ReplicaHealth[] = ['healthy', 'unhealthy', 'ejected', 'unknown'];
 
 /** Records nothing: the observers when `metrics.enabled` is false. */
 export const noMetrics: HttpMetrics & UpstreamObserver & ReplicaHealthObserver = {
@@ -80,7 +80,7 @@ export class GatewayMetrics implements HttpMetrics, UpstreamObserver, ReplicaHea
     });
   }
 
-  replicaHealthChanged(service: string, replica: string, health: ReplicaHealthState): void {
+  replicaHealthChanged(service: string, replica: string, health: ReplicaHealth): void {
     for (const state of replicaHealthStates) this.#replicaHealth.labels({ service, replica, state }).set(state === health ? 1 : 0);
   }
 

@@ -1,6 +1,6 @@
 import type { ServiceConfig } from '../config/schema.js';
 import { OpenStreamsLimit } from '../policies/open-streams.js';
-import { ServiceHealth, type HealthSettings, type ReplicaHealth, type ReplicaHealthObserver } from './health/service-health.js';
+import { ServiceHealth, type HealthSettings, type ReplicaHealthObserver, type ReplicaStatus } from './health/service-health.js';
 import { UpstreamClient } from './upstream-client.js';
 import { Upstream, type UpstreamObserver } from './upstream.js';
 
@@ -8,12 +8,25 @@ import { Upstream, type UpstreamObserver } from './upstream.js';
 interface ServiceUpstream {
   /** What the channel was built from; a reload that changes it gets a new channel. */
   readonly identity: string;
+  /** The configured address: a new channel to it keeps the replicas' health. */
   readonly address: string;
   readonly channel: Upstream;
   /** Its replicas' health; handed on to a new channel to the same address. */
   readonly health: ServiceHealth;
   readonly openStreams: OpenStreamsLimit;
   readonly client: UpstreamClient;
+}
+
+export type { ReplicaHealth, ReplicaStatus } from './health/service-health.js';
+
+/** A service's circuit breaker state. */
+export type BreakerState = 'closed' | 'open' | 'half-open';
+
+/** One service in force, as the body of /readyz lists it. */
+export interface ServiceStatus {
+  readonly name: string;
+  readonly replicas: readonly ReplicaStatus[];
+  readonly breaker: BreakerState;
 }
 
 /** The upstreams of a route generation being compiled: swapped in with commit(), or thrown away. */
@@ -37,10 +50,6 @@ export class UpstreamPool {
 
   constructor(private readonly observer: UpstreamObserver & ReplicaHealthObserver) {}
 
-  /** Each service's replicas and their health (for /readyz). */
-  replicaHealth(): Map<string, ReplicaHealth[]> {
-    return new Map([...this.#current].map(([name, upstream]) => [name, upstream.health.replicaHealth()]));
-  }
 
   prepare(services: readonly ServiceConfig[]): PreparedUpstreams {
     const next = new Map<string, ServiceUpstream>();
@@ -76,6 +85,16 @@ export class UpstreamPool {
     };
   }
 
+  /** The services in force with their replicas' health and breaker state, in config order. */
+  status(): ServiceStatus[] {
+    return [...this.#current.values()].map((upstream) => ({
+      name: upstream.channel.name,
+      replicas: replicasOf(upstream),
+      // No breaker is configured, and a service without one always lets calls through.
+      breaker: 'closed',
+    }));
+  }
+
   /** Closes every channel, those in force and those still draining after a reload. */
   close(): void {
     for (const [timer, upstreams] of this.#retiring) {
@@ -108,6 +127,15 @@ export class UpstreamPool {
     timer.unref();
     this.#retiring.set(timer, upstreams);
   }
+}
+
+/**
+ * Every resolved address with its health; before the channel has resolved (it does at the
+ * first call, or at once with health checks on), the configured address, health unknown.
+ */
+function replicasOf(upstream: ServiceUpstream): ReplicaStatus[] {
+  const replicas = upstream.health.replicaHealth();
+  return replicas.length > 0 ? replicas : [{ address: upstream.address, health: 'unknown' }];
 }
 
 /** Health settings are not part of the identity: a reload changes them on the live channel. */

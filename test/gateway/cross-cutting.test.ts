@@ -387,7 +387,7 @@ describe('draining', () => {
     gw.gateway.readiness.startDraining();
     const ready = await fetch(`${gw.url}/readyz`);
     assert.equal(ready.status, 503);
-    assert.deepEqual(await ready.json(), { status: 'draining' });
+    assert.equal(((await ready.json()) as { status: string }).status, 'draining');
     assert.equal((await fetch(`${gw.url}/healthz`)).status, 200);
   });
 });

@@ -6,7 +6,7 @@ import type { ServiceConfig } from '../../src/config/schema.js';
 import { GatewayError } from '../../src/errors/gateway-error.js';
 import { HealthCheckRequestSchema, HealthCheckResponse_ServingStatus, HealthCheckResponseSchema } from '../../src/gen/grpc/health/v1/health_pb.js';
 import { GatewayMetrics } from '../../src/observability/metrics.js';
-import type { ReplicaHealthState } from '../../src/upstreams/health/service-health.js';
+import type { ReplicaHealth } from '../../src/upstreams/health/service-health.js';
 import { detailsRegistry } from '../../src/upstreams/status-details.js';
 import type { UpstreamClient } from '../../src/upstreams/upstream-client.js';
 import { UpstreamPool } from '../../src/upstreams/upstream-pool.js';
@@ -132,12 +132,15 @@ describe('replica health', () => {
     return answers;
   }
 
-  function healthOf(name: string): ReplicaHealthState | undefined {
+  /** The probe service's replicas as /readyz lists them. */
+  const replicasOf = (upstreams: UpstreamPool) => upstreams.status().find((service) => service.name === 'probe')?.replicas ?? [];
+
+  function healthOf(name: string): ReplicaHealth | undefined {
     const address = replicas.find((r) => r.name === name)!.address;
-    return pool.replicaHealth().get('probe')?.find((r) => r.address === address)?.health;
+    return replicasOf(pool).find((r) => r.address === address)?.health;
   }
 
-  const everyReplica = (health: ReplicaHealthState) => () => replicas.every((r) => healthOf(r.name) === health);
+  const everyReplica = (health: ReplicaHealth) => () => replicas.every((r) => healthOf(r.name) === health);
 
   const checks = { healthCheck: { intervalMs: 200, timeoutMs: 1000, unhealthyThreshold: 2, healthyThreshold: 2 } };
 
@@ -167,7 +170,7 @@ describe('replica health', () => {
     const address = gone.address;
     gone.close();
     commit({ ...serviceOver(replicas, checks), address: `ipv4:${replicas[0]!.address},${address}` });
-    await waitFor(() => pool.replicaHealth().get('probe')?.find((r) => r.address === address)?.health === 'unhealthy', 3000);
+    await waitFor(() => replicasOf(pool).find((r) => r.address === address)?.health === 'unhealthy', 3000);
     assert.equal(healthOf('a'), 'healthy');
   });
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it, mock } from 'node:test';
 import { GrpcStatus } from '../../src/errors/status-codes.js';
-import { ServiceHealth, type HealthSettings, type ReplicaHealthState } from '../../src/upstreams/health/service-health.js';
+import { ServiceHealth, type HealthSettings, type ReplicaHealth } from '../../src/upstreams/health/service-health.js';
 
 /*
  * The per-service health state (src/upstreams/health/service-health.ts) on its own, with mocked
@@ -19,7 +19,7 @@ const checks: HealthSettings = {
 describe('ServiceHealth', () => {
   const events: string[] = [];
   const observer = {
-    replicaHealthChanged: (_s: string, address: string, health: ReplicaHealthState) => events.push(`${address}=${health}`),
+    replicaHealthChanged: (_s: string, address: string, health: ReplicaHealth) => events.push(`${address}=${health}`),
     replicaEjected: (_s: string, address: string) => events.push(`${address} ejected`),
     replicaRemoved: (_s: string, address: string) => events.push(`${address} removed`),
   };

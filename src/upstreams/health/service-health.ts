@@ -33,17 +33,18 @@ export interface HealthSettings {
   allUnhealthy: AllUnhealthy;
 }
 
-export type ReplicaHealthState = 'healthy' | 'unhealthy' | 'ejected' | 'unknown';
+/** A replica's state as health checks and outlier detection see it. */
+export type ReplicaHealth = 'healthy' | 'unhealthy' | 'ejected' | 'unknown';
 
 /** One replica (one resolved address) as /readyz and the metrics show it. */
-export interface ReplicaHealth {
-  address: string;
-  health: ReplicaHealthState;
+export interface ReplicaStatus {
+  readonly address: string;
+  readonly health: ReplicaHealth;
 }
 
 /** What the gateway records about replicas (metrics live in observability/). */
 export interface ReplicaHealthObserver {
-  replicaHealthChanged(service: string, address: string, health: ReplicaHealthState): void;
+  replicaHealthChanged(service: string, address: string, health: ReplicaHealth): void;
   replicaEjected(service: string, address: string): void;
   replicaRemoved(service: string, address: string): void;
 }
@@ -67,7 +68,7 @@ interface Replica {
   /** Ejections that count toward the next one's length; one is forgiven per ejectionMs spent back in service. */
   ejections: number;
   returnedAt: number;
-  reported: ReplicaHealthState | undefined;
+  reported: ReplicaHealth | undefined;
 }
 
 /** Every open ServiceHealth by id: the way a channel's balancer, built by grpc-js from JSON, finds its own. */
@@ -206,7 +207,7 @@ export class ServiceHealth {
     return true;
   }
 
-  replicaHealth(): ReplicaHealth[] {
+  replicaHealth(): ReplicaStatus[] {
     return [...this.#replicas.values()].map((replica) => ({ address: replica.address, health: this.#healthOf(replica) }));
   }
 
@@ -217,7 +218,7 @@ export class ServiceHealth {
     for (const replica of [...this.#replicas.values()]) this.#forget(replica);
   }
 
-  #healthOf(replica: Replica): ReplicaHealthState {
+  #healthOf(replica: Replica): ReplicaHealth {
     if (replica.ejection !== undefined) return 'ejected';
     if (this.#settings.healthCheck) return replica.verdict;
     // Without active checks, a READY connection is all that is known.
