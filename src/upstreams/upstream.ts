@@ -15,6 +15,8 @@ export interface UpstreamObserver {
 /** Where a call reports its final gRPC code: the request, for its access line. */
 export interface CallOutcome {
   upstreamCode: string;
+  /** Set when the gateway refused the call itself (errors/refusals.ts reasons). */
+  refusal?: string;
 }
 
 /** The per-call inputs: the client's lifetime, an absolute deadline and the metadata. */
@@ -213,6 +215,7 @@ abstract class ChannelCall<I extends DescMessage, O extends DescMessage> {
   onReceiveStatus(received: grpc.StatusObject): void {
     this.ctx.signal.removeEventListener('abort', this);
     const status = this.checkedStatus(this.#ownStatus ?? received);
+    if (isNoHealthyUpstream(status)) this.ctx.outcome.refusal = 'NO_HEALTHY_UPSTREAM';
     this.ctx.outcome.upstreamCode = codeName(status.code);
     this.upstream.finished(this.rpc, status.code, this.#started);
     this.settle(status);

@@ -282,6 +282,13 @@ describe('no healthy upstream, seen over HTTP', () => {
       assert.match(error.message, /no healthy replica of the probe service/);
       assert.deepEqual(error.details, [{ '@type': 'type.googleapis.com/google.rpc.ErrorInfo', reason: 'NO_HEALTHY_UPSTREAM', domain: 'portico' }]);
       assert.equal(replica.calls, calls, 'the refused request reached the replica');
+      const line = gateway.logs.find((l) => l['msg'] === 'request completed' && l['requestId'] === response.headers.get('x-request-id'));
+      assert.equal(line?.['refusal'], 'NO_HEALTHY_UPSTREAM', 'the access line says why');
+      // /readyz stays 200 and shows the replica unhealthy.
+      const ready = await fetch(`${gateway.url}/readyz`);
+      assert.equal(ready.status, 200);
+      const body = (await ready.json()) as { services: { name: string; replicas: unknown[] }[] };
+      assert.deepEqual(body.services.find((s) => s.name === 'probe')?.replicas, [{ address: replica.address, health: 'unhealthy' }]);
     } finally {
       await gateway.close();
       replica.close();
