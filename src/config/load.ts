@@ -4,6 +4,7 @@ import path from 'node:path';
 import Value from 'typebox/value';
 import YAML from 'yaml';
 import { ConfigSchema, isHmacAlgorithm, logLevels, type GatewayConfig, type HashOn, type JwtConfig, type RawConfig, type ServiceConfig } from './schema.js';
+import { healthCheckDefaults, outlierDetectionDefaults } from '../upstreams/health/service-health.js';
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -210,10 +211,18 @@ type UpstreamPolicyInput = NonNullable<RawConfig['upstreamDefaults']>;
  * built-in defaults); objects merge key by key. upstreamDefaults' hashOn goes with its
  * ring_hash: a service that balances otherwise does not inherit it.
  */
-function upstreamPolicies(defaults: UpstreamPolicyInput, service: UpstreamPolicyInput): Pick<ServiceConfig, 'timeoutMs' | 'maxOpenStreams' | 'keepalive' | 'balancing' | 'hashOn'> {
+function upstreamPolicies(
+  defaults: UpstreamPolicyInput,
+  service: UpstreamPolicyInput,
+): Pick<ServiceConfig, 'timeoutMs' | 'maxOpenStreams' | 'keepalive' | 'balancing' | 'hashOn' | 'healthCheck' | 'outlierDetection' | 'allUnhealthy'> {
   const balancing = service.balancing ?? defaults.balancing!;
   const hashOn = service.hashOn ?? (balancing === 'ring_hash' ? defaults.hashOn : undefined);
+  const healthCheck = enabledPolicy(healthCheckDefaults, defaults.healthCheck, service.healthCheck);
+  const outlierDetection = enabledPolicy(outlierDetectionDefaults, defaults.outlierDetection, service.outlierDetection);
   return {
+    ...(healthCheck && { healthCheck }),
+    ...(outlierDetection && { outlierDetection }),
+    allUnhealthy: service.allUnhealthy ?? defaults.allUnhealthy!,
     timeoutMs: service.timeoutMs ?? defaults.timeoutMs!,
     maxOpenStreams: service.maxOpenStreams ?? defaults.maxOpenStreams!,
     keepalive: { timeMs: service.keepalive?.timeMs ?? defaults.keepalive!.timeMs!, timeoutMs: service.keepalive?.timeoutMs ?? defaults.keepalive!.timeoutMs! },
@@ -248,6 +257,12 @@ function hashOnProblems(key: string, hashOn: object | undefined, balancing: stri
   if (balancing !== 'ring_hash') return [`${key}.hashOn: only ring_hash balancing hashes, and ${key}'s balancing is ${balancing}`];
   if (Object.keys(hashOn).length !== 1) return [`${key}.hashOn: set exactly one of header, claim or query`];
   return [];
+}
+
+/** A policy that is off unless configured: on when upstreamDefaults or the service sets it, each key the narrowest one set. */
+function enabledPolicy<T extends object>(builtIn: T, defaults: Partial<T> | undefined, service: Partial<T> | undefined): T | undefined {
+  if (!defaults && !service) return undefined;
+  return { ...builtIn, ...defaults, ...service };
 }
 
 interface SchemaError {

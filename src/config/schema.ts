@@ -1,4 +1,11 @@
 import Type, { type Static } from 'typebox';
+import {
+  healthCheckDefaults,
+  outlierDetectionDefaults,
+  type AllUnhealthy,
+  type HealthCheckSettings,
+  type OutlierDetectionSettings,
+} from '../upstreams/health/service-health.js';
 
 /*
  * The one schema of Portico's configuration: it gives the TypeScript types, the start-up
@@ -122,6 +129,76 @@ function keepalive(withDefaults: boolean) {
   );
 }
 
+/**
+ * Active health checks of each replica; absent: none. Its keys carry the built-in values in
+ * upstreamDefaults only, as keepalive's do, so that a service's unset key falls back to
+ * upstreamDefaults'; a service that alone sets healthCheck gets the built-in values in load.ts.
+ */
+function healthCheck(withDefaults: boolean) {
+  const fallback = (value: unknown) => (withDefaults ? { default: value } : {});
+  return Type.Object(
+    {
+      intervalMs: Type.Optional(Type.Integer({ minimum: 100, ...fallback(healthCheckDefaults.intervalMs), description: 'Time between two checks of a replica.' })),
+      timeoutMs: Type.Optional(Type.Integer({ minimum: 1, ...fallback(healthCheckDefaults.timeoutMs), description: 'How long a check may take; slower counts as failed.' })),
+      unhealthyThreshold: Type.Optional(
+        Type.Integer({
+          minimum: 1,
+          ...fallback(healthCheckDefaults.unhealthyThreshold),
+          description: 'Failed checks in a row (NOT_SERVING, an error, no answer in time, no connection) that make a replica unhealthy.',
+        }),
+      ),
+      healthyThreshold: Type.Optional(
+        Type.Integer({ minimum: 1, ...fallback(healthCheckDefaults.healthyThreshold), description: 'Passed checks in a row that make an unhealthy replica healthy again.' }),
+      ),
+      serviceName: Type.Optional(
+        Type.String({ ...fallback(healthCheckDefaults.serviceName), description: 'The service named in grpc.health.v1.HealthCheckRequest; "" asks about the server as a whole.' }),
+      ),
+    },
+    {
+      additionalProperties: false,
+      description:
+        "Active checks of every replica with the gRPC health protocol (grpc.health.v1.Health/Check) over the replica's own connection; an unhealthy replica gets no calls until it passes again. Absent: no active checks. Keys merge one by one with upstreamDefaults'.",
+    },
+  );
+}
+
+/** Ejection of replicas whose calls fail in a row; absent: off. Built-in values as for healthCheck. */
+function outlierDetection(withDefaults: boolean) {
+  const fallback = (value: unknown) => (withDefaults ? { default: value } : {});
+  return Type.Object(
+    {
+      consecutiveFailures: Type.Optional(
+        Type.Integer({
+          minimum: 1,
+          ...fallback(outlierDetectionDefaults.consecutiveFailures),
+          description: 'Calls in a row ending UNAVAILABLE, DEADLINE_EXCEEDED or INTERNAL that eject a replica.',
+        }),
+      ),
+      ejectionMs: Type.Optional(
+        Type.Integer({
+          minimum: 1,
+          ...fallback(outlierDetectionDefaults.ejectionMs),
+          description: 'How long a first ejection lasts; a repeat offender stays out this times its recent ejections, at most 300000 (or ejectionMs if longer).',
+        }),
+      ),
+      maxEjectionPercent: Type.Optional(
+        Type.Integer({
+          minimum: 0,
+          maximum: 100,
+          ...fallback(outlierDetectionDefaults.maxEjectionPercent),
+          description: 'Never eject more than this share of the replicas (of 3 replicas, 50 ejects one at most, 33 none).',
+        }),
+      ),
+    },
+    {
+      additionalProperties: false,
+      description: "Ejects a replica whose calls fail in a row (outlier detection, as Envoy's consecutive_5xx). Absent: off. Keys merge one by one with upstreamDefaults'.",
+    },
+  );
+}
+
+const AllUnhealthy = Type.Union([Type.Literal('fail_open'), Type.Literal('fail_closed')]);
+
 export const AuthMode = Type.Union([Type.Literal('none'), Type.Literal('optional'), Type.Literal('required')]);
 
 /** A per-RPC setting in `services[].methods.<RpcName>`. */
@@ -183,6 +260,13 @@ function upstreamPolicyKeys(withDefaults = false) {
       ),
     ),
     hashOn: Type.Optional(HashOn),
+    healthCheck: Type.Optional(healthCheck(withDefaults)),
+    outlierDetection: Type.Optional(outlierDetection(withDefaults)),
+    allUnhealthy: Type.Optional({
+      ...AllUnhealthy,
+      ...fallback('fail_open'),
+      description: `When no replica is usable (every one unhealthy or ejected): fail_open spreads calls over all of them, fail_closed answers 503 NO_HEALTHY_UPSTREAM at once${ofService}.`,
+    }),
   };
 }
 
@@ -408,6 +492,11 @@ export interface ServiceConfig {
   allowUnknownFields: boolean;
   maxOpenStreams: number;
   keepalive: { timeMs: number; timeoutMs: number };
+  /** Absent: no active health checks. */
+  healthCheck?: HealthCheckSettings;
+  /** Absent: no outlier detection. */
+  outlierDetection?: OutlierDetectionSettings;
+  allUnhealthy: AllUnhealthy;
   /** Per-RPC overrides by RPC name, as configured (the effective values: methodPolicy()). */
   methods: Record<string, MethodConfig>;
 }

@@ -5,6 +5,7 @@ import { moduleRouteCompiler } from '../contexts/module-routes.js';
 import { loadCatalog, type Catalog } from '../descriptors/catalog.js';
 import { compileRouteSet, type RouteSet } from '../transcoding/route-set.js';
 import type { UpstreamClient } from '../upstreams/upstream-client.js';
+import type { ReplicaHealthObserver } from '../upstreams/health/service-health.js';
 import { UpstreamPool, type ServiceStatus } from '../upstreams/upstream-pool.js';
 import type { UpstreamObserver } from '../upstreams/upstream.js';
 
@@ -32,7 +33,7 @@ export class LiveRoutes {
 
   constructor(
     config: GatewayConfig,
-    observer: UpstreamObserver,
+    observer: UpstreamObserver & ReplicaHealthObserver,
     private readonly log: FastifyBaseLogger,
     private readonly contexts: readonly BoundedContext[] = [],
   ) {

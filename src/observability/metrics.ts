@@ -1,6 +1,7 @@
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { GrpcStatus } from '../errors/status-codes.js';
 import { codeName } from '../errors/status-codes.js';
+import type { ReplicaHealthObserver, ReplicaHealth } from '../upstreams/health/service-health.js';
 import type { UpstreamObserver } from '../upstreams/upstream.js';
 
 const latencyBuckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -10,22 +11,29 @@ export interface HttpMetrics {
   requestFinished(route: string, method: string, status: number, seconds: number): void;
 }
 
+const replicaHealthStates: readonly ReplicaHealth[] = ['healthy', 'unhealthy', 'ejected', 'unknown'];
+
 /** Records nothing: the observers when `metrics.enabled` is false. */
-export const noMetrics: HttpMetrics & UpstreamObserver = {
+export const noMetrics: HttpMetrics & UpstreamObserver & ReplicaHealthObserver = {
   requestFinished: () => {},
   callFinished: () => {},
+  replicaHealthChanged: () => {},
+  replicaEjected: () => {},
+  replicaRemoved: () => {},
 };
 
 /**
  * The gateway's Prometheus metrics, in a registry of its own so that several gateways (tests)
  * never share series. Label children are cached so the request path does no label lookups.
  */
-export class GatewayMetrics implements HttpMetrics, UpstreamObserver {
+export class GatewayMetrics implements HttpMetrics, UpstreamObserver, ReplicaHealthObserver {
   readonly registry = new Registry();
   readonly #requests: Counter<'route' | 'method' | 'status'>;
   readonly #requestSeconds: Histogram<'route' | 'method' | 'status'>;
   readonly #upstreamCalls: Counter<'service' | 'method' | 'code'>;
   readonly #upstreamSeconds: Histogram<'service' | 'method' | 'code'>;
+  readonly #replicaHealth: Gauge<'service' | 'replica' | 'state'>;
+  readonly #ejections: Counter<'service' | 'replica'>;
   // Label children by label values, nested so the request path builds no key strings.
   readonly #httpChildren = new Map<string, Map<string, Map<number, SeriesPair>>>();
   readonly #upstreamChildren = new Map<string, Map<string, Map<number, SeriesPair>>>();
@@ -58,6 +66,30 @@ export class GatewayMetrics implements HttpMetrics, UpstreamObserver {
       buckets: latencyBuckets,
       registers: [this.registry],
     });
+    this.#replicaHealth = new Gauge({
+      name: 'portico_upstream_replica_health',
+      help: 'Health of each replica of a service: 1 for its current state (healthy, unhealthy, ejected or unknown), 0 for the others.',
+      labelNames: ['service', 'replica', 'state'],
+      registers: [this.registry],
+    });
+    this.#ejections = new Counter({
+      name: 'portico_upstream_ejections_total',
+      help: 'Ejections of a replica by outlier detection (calls failing in a row).',
+      labelNames: ['service', 'replica'],
+      registers: [this.registry],
+    });
+  }
+
+  replicaHealthChanged(service: string, replica: string, health: ReplicaHealth): void {
+    for (const state of replicaHealthStates) this.#replicaHealth.labels({ service, replica, state }).set(state === health ? 1 : 0);
+  }
+
+  replicaEjected(service: string, replica: string): void {
+    this.#ejections.labels({ service, replica }).inc();
+  }
+
+  replicaRemoved(service: string, replica: string): void {
+    for (const state of replicaHealthStates) this.#replicaHealth.remove({ service, replica, state });
   }
 
   requestFinished(route: string, method: string, status: number, seconds: number): void {

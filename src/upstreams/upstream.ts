@@ -1,7 +1,10 @@
 import { fromBinary, toBinary, type DescMessage, type DescMethod, type MessageShape, type Registry } from '@bufbuild/protobuf';
 import * as grpc from '@grpc/grpc-js';
 import { GatewayError } from '../errors/gateway-error.js';
+import { refusal } from '../errors/refusals.js';
 import { codeName, GrpcStatus } from '../errors/status-codes.js';
+import { isNoHealthyUpstream } from './health/health-balancer.js';
+import type { ServiceHealth } from './health/service-health.js';
 import { decodeStatusDetails } from './status-details.js';
 
 /** What the gateway records about each upstream call (metrics live in observability/). */
@@ -12,6 +15,8 @@ export interface UpstreamObserver {
 /** Where a call reports its final gRPC code: the request, for its access line. */
 export interface CallOutcome {
   upstreamCode: string;
+  /** Set when the gateway refused the call itself (errors/refusals.ts reasons). */
+  refusal?: string;
 }
 
 /** The per-call inputs: the client's lifetime, an absolute deadline and the metadata. */
@@ -57,11 +62,13 @@ export interface KeepaliveOptions {
 
 export interface UpstreamOptions {
   name: string;
-  /** The grpc-js target and service config, from the service's replica settings (balancing/channel-balancing.ts). */
+  /** The grpc-js target and service config, from the service's replica settings and health (balancing/channel-balancing.ts). */
   target: string;
   serviceConfig: string;
   observer: UpstreamObserver;
   keepalive: KeepaliveOptions;
+  /** The health of the service's replicas, which the channel's balancer acts on. */
+  health: ServiceHealth;
 }
 
 /**
@@ -118,8 +125,15 @@ export class Upstream {
 
   /** A call's final status as the client's error; the upstream's own words stay in its cause, for the log. */
   toGatewayError(status: grpc.StatusObject, rpc: CompiledRpc): GatewayError {
+    // The balancer refused the call itself (allUnhealthy: fail_closed): it never reached a replica.
+    if (isNoHealthyUpstream(status)) return refusal('NO_HEALTHY_UPSTREAM', `no healthy replica of the ${this.name} service`);
     const details = decodeStatusDetails(status.metadata, rpc.statusDetails);
     return GatewayError.fromUpstream(status.code, status.details, details, upstreamStatusError(status));
+  }
+
+  /** Connects now rather than at the first call: active health checks need the replicas' connections. */
+  connect(): void {
+    this.#channel.getConnectivityState(true);
   }
 
   close(): void {
@@ -202,6 +216,7 @@ abstract class ChannelCall<I extends DescMessage, O extends DescMessage> {
   onReceiveStatus(received: grpc.StatusObject): void {
     this.ctx.signal.removeEventListener('abort', this);
     const status = this.checkedStatus(this.#ownStatus ?? received);
+    if (isNoHealthyUpstream(status)) this.ctx.outcome.refusal = 'NO_HEALTHY_UPSTREAM';
     this.ctx.outcome.upstreamCode = codeName(status.code);
     this.upstream.finished(this.rpc, status.code, this.#started);
     this.settle(status);

@@ -8,6 +8,7 @@ import { noMetrics } from '../../src/observability/metrics.js';
 import { balancedChannel, loadBalancingConfig } from '../../src/upstreams/balancing/channel-balancing.js';
 import { hashKeyMetadata, ringPosition } from '../../src/upstreams/balancing/ring-hash.js';
 import { detailsRegistry } from '../../src/upstreams/status-details.js';
+import { ServiceHealth } from '../../src/upstreams/health/service-health.js';
 import { compileRpc, Upstream } from '../../src/upstreams/upstream.js';
 import { startEchoUpstream, type EchoUpstream } from '../fixtures/echo-upstream.js';
 import { signToken, startGateway, testJwtSecret, type RunningGateway } from '../support/gateway.js';
@@ -256,7 +257,8 @@ describe('as the child of a wrapping policy', () => {
   it("gives no calls to a replica that grpc-js's outlier_detection ejects", async () => {
     const method = replicas[0]!.registry.getService('acceptance.v1.EchoService')!.methods.find((m) => m.name === 'GetItem')!;
     const rpc = compileRpc(method as DescMethod & { input: DescMessage; output: DescMessage }, detailsRegistry(replicas[0]!.registry));
-    const { target } = balancedChannel({ endpoints: endpoints(), balancing: 'least_request' });
+    const health = new ServiceHealth('echo', { allUnhealthy: 'fail_open' }, noMetrics);
+    const { target } = balancedChannel({ endpoints: endpoints(), balancing: 'least_request' }, health);
     for (const balancing of ['weighted_round_robin', 'least_request', 'ring_hash'] as const) {
       // What the health branch's policy does to a subchannel it marks down, grpc-js's outlier_detection does to an ejected one.
       const ejecting = {
@@ -273,6 +275,7 @@ describe('as the child of a wrapping policy', () => {
         target,
         serviceConfig: JSON.stringify({ loadBalancingConfig: [ejecting] }),
         keepalive: { timeMs: 300_000, timeoutMs: 20_000 },
+        health,
         observer: { callFinished() {} },
       });
       const call = () => {

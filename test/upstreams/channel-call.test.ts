@@ -6,6 +6,8 @@ import * as grpc from '@grpc/grpc-js';
 import { GatewayError } from '../../src/errors/gateway-error.js';
 import { GrpcStatus } from '../../src/errors/status-codes.js';
 import { balancedChannel } from '../../src/upstreams/balancing/channel-balancing.js';
+import { noMetrics } from '../../src/observability/metrics.js';
+import { ServiceHealth } from '../../src/upstreams/health/service-health.js';
 import { detailsRegistry } from '../../src/upstreams/status-details.js';
 import { compileRpc, Upstream, type CallContext, type UpstreamStream } from '../../src/upstreams/upstream.js';
 import { probeMethod, probeRegistry, ProbeService } from '../support/probe-backend.js';
@@ -99,7 +101,8 @@ process.on('warning', recordLeak);
 
 before(async () => {
   backend = await startMisbehavingServer();
-  upstream = new Upstream({ name: 'probe', ...balancedChannel({ address: backend.address, balancing: 'round_robin' }), keepalive: { timeMs: 300_000, timeoutMs: 20_000 }, observer: { callFinished: (_s, _m, code) => finished.push({ code }) } });
+  const health = new ServiceHealth('probe', { allUnhealthy: 'fail_open' }, noMetrics);
+  upstream = new Upstream({ name: 'probe', ...balancedChannel({ address: backend.address, balancing: 'round_robin' }, health), keepalive: { timeMs: 300_000, timeoutMs: 20_000 }, observer: { callFinished: (_s, _m, code) => finished.push({ code }) }, health });
 });
 after(() => {
   upstream.close();

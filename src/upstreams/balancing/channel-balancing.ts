@@ -1,5 +1,7 @@
 import type { LoadBalancingConfig } from '@grpc/grpc-js';
 import type { BalancingPolicy, ServiceConfig } from '../../config/schema.js';
+import { withHealth } from '../health/health-balancer.js';
+import type { ServiceHealth } from '../health/service-health.js';
 import { leastRequestPolicy, registerLeastRequest } from './least-request.js';
 import { registerRingHash, ringHashPolicy } from './ring-hash.js';
 import { registerStaticResolver, staticTarget } from './static-resolver.js';
@@ -36,9 +38,10 @@ export interface BalancedChannel {
   readonly serviceConfig: string;
 }
 
-export function balancedChannel(service: Pick<ServiceConfig, 'address' | 'endpoints' | 'balancing'>): BalancedChannel {
+/** The balancing policy runs under the replica health policy (health/health-balancer.ts), which keeps excluded replicas from it. */
+export function balancedChannel(service: Pick<ServiceConfig, 'address' | 'endpoints' | 'balancing'>, health: ServiceHealth): BalancedChannel {
   return {
     target: service.endpoints ? staticTarget(service.endpoints) : service.address!,
-    serviceConfig: JSON.stringify({ loadBalancingConfig: [loadBalancingConfig(service.balancing)] }),
+    serviceConfig: JSON.stringify({ loadBalancingConfig: [withHealth(loadBalancingConfig(service.balancing), health)] }),
   };
 }
