@@ -3,6 +3,7 @@ import pino from 'pino';
 import { loadConfigFile } from '../config/load.js';
 import { boundedContexts } from '../contexts/index.js';
 import { LiveRoutes } from '../lifecycle/live-routes.js';
+import { noMetrics } from '../observability/metrics.js';
 
 /*
  * `npm run routes -- --config <file>`: every route with its RPC (declarative bindings and route
@@ -17,7 +18,7 @@ if (!values.config) {
 }
 try {
   const config = loadConfigFile(values.config);
-  const live = new LiveRoutes(config, { callFinished: () => {} }, pino({ level: 'silent' }), boundedContexts);
+  const live = new LiveRoutes(config, noMetrics, pino({ level: 'silent' }), boundedContexts);
   const { routes } = live.current;
   for (const { method, template, value: route } of routes.table.entries) {
     const rpc = `${route.rpc.method.parent.typeName}.${route.rpc.name}`;

@@ -3,7 +3,17 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Value from 'typebox/value';
 import YAML from 'yaml';
-import { ConfigSchema, isHmacAlgorithm, logLevels, type GatewayConfig, type JwtConfig, type RawConfig, type ServiceConfig } from './schema.js';
+import {
+  ConfigSchema,
+  isHmacAlgorithm,
+  logLevels,
+  type CircuitBreakerConfig,
+  type GatewayConfig,
+  type JwtConfig,
+  type RawConfig,
+  type RetryConfig,
+  type ServiceConfig,
+} from './schema.js';
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -198,13 +208,26 @@ function algorithmsOfKey(pem: string): readonly string[] | undefined {
 type UpstreamPolicyInput = NonNullable<RawConfig['upstreamDefaults']>;
 
 /** A service's upstream policies: each key its own, else upstreamDefaults' (which carry the built-in defaults); objects merge key by key. */
-function upstreamPolicies(defaults: UpstreamPolicyInput, service: UpstreamPolicyInput): Pick<ServiceConfig, 'timeoutMs' | 'maxOpenStreams' | 'keepalive'> {
+function upstreamPolicies(
+  defaults: UpstreamPolicyInput,
+  service: UpstreamPolicyInput,
+): Pick<ServiceConfig, 'timeoutMs' | 'maxOpenStreams' | 'keepalive' | 'retry' | 'circuitBreaker' | 'concurrency'> {
+  const breaker = defaults.circuitBreaker || service.circuitBreaker ? { ...circuitBreakerDefaults, ...defaults.circuitBreaker, ...service.circuitBreaker } : undefined;
+  const concurrency = defaults.concurrency || service.concurrency ? { ...defaults.concurrency, ...service.concurrency } : undefined;
   return {
     timeoutMs: service.timeoutMs ?? defaults.timeoutMs!,
     maxOpenStreams: service.maxOpenStreams ?? defaults.maxOpenStreams!,
     keepalive: { timeMs: service.keepalive?.timeMs ?? defaults.keepalive!.timeMs!, timeoutMs: service.keepalive?.timeoutMs ?? defaults.keepalive!.timeoutMs! },
+    retry: { ...(defaults.retry as RetryConfig), ...(service.retry as Partial<RetryConfig> | undefined) },
+    ...(breaker && { circuitBreaker: breaker }),
+    ...(concurrency && {
+      concurrency: concurrency.adaptive ? { adaptive: true, min: Math.min(concurrency.min ?? 1, concurrency.max!), max: concurrency.max! } : { adaptive: false, max: concurrency.max! },
+    }),
   };
 }
+
+/** The circuit breaker's settings where `circuitBreaker` is set without them. */
+const circuitBreakerDefaults: CircuitBreakerConfig = { failureRatio: 0.5, minimumCalls: 20, windowMs: 10_000, openMs: 5_000, halfOpenCalls: 3 };
 
 interface SchemaError {
   keyword: string;

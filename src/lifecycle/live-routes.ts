@@ -6,6 +6,7 @@ import { loadCatalog, type Catalog } from '../descriptors/catalog.js';
 import { compileRouteSet, type RouteSet } from '../transcoding/route-set.js';
 import type { UpstreamClient } from '../upstreams/upstream-client.js';
 import { UpstreamPool } from '../upstreams/upstream-pool.js';
+import type { ResilienceObserver } from '../policies/resilience-observer.js';
 import type { UpstreamObserver } from '../upstreams/upstream.js';
 
 /** What one configuration compiles to: descriptors, upstream clients and the route table. */
@@ -32,7 +33,7 @@ export class LiveRoutes {
 
   constructor(
     config: GatewayConfig,
-    observer: UpstreamObserver,
+    observer: UpstreamObserver & ResilienceObserver,
     private readonly log: FastifyBaseLogger,
     private readonly contexts: readonly BoundedContext[] = [],
   ) {

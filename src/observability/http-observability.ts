@@ -8,6 +8,10 @@ declare module 'fastify' {
     routeLabel: string;
     /** The upstream's gRPC code name, when an upstream was called. */
     upstreamCode: string;
+    /** Calls made to the upstream when a retry made more than one (0 otherwise). */
+    attempts: number;
+    /** The reason a policy refused the call without calling the upstream ('' otherwise). */
+    refusal: string;
     /** Set once the access line and metrics are recorded (a hang-up and onResponse may both fire). */
     accessRecorded: boolean;
   }
@@ -25,6 +29,8 @@ const clientClosedStatus = 499;
 async function httpObservability(app: FastifyInstance, { metrics }: { metrics: HttpMetrics }): Promise<void> {
   app.decorateRequest('routeLabel', '');
   app.decorateRequest('upstreamCode', '');
+  app.decorateRequest('attempts', 0);
+  app.decorateRequest('refusal', '');
   app.decorateRequest('accessRecorded', false);
 
   const record = (request: FastifyRequest, status: number, elapsedMs: number): void => {
@@ -40,6 +46,8 @@ async function httpObservability(app: FastifyInstance, { metrics }: { metrics: H
         status,
         latencyMs: Math.round(elapsedMs * 100) / 100,
         ...(request.upstreamCode && { upstreamCode: request.upstreamCode }),
+        ...(request.attempts > 1 && { attempts: request.attempts }),
+        ...(request.refusal && { refusal: request.refusal }),
       },
       'request completed',
     );

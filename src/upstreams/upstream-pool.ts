@@ -1,5 +1,9 @@
 import type { ServiceConfig } from '../config/schema.js';
+import { CircuitBreaker } from '../policies/circuit-breaker.js';
+import { ConcurrencyLimit } from '../policies/concurrency-limit.js';
 import { OpenStreamsLimit } from '../policies/open-streams.js';
+import type { ResilienceObserver, WatchedPolicies } from '../policies/resilience-observer.js';
+import { RetryPolicy } from '../policies/retry.js';
 import { UpstreamClient } from './upstream-client.js';
 import { Upstream, type UpstreamObserver } from './upstream.js';
 
@@ -8,6 +12,9 @@ interface ServiceUpstream {
   /** What the channel was built from; a reload that changes it gets a new channel. */
   readonly identity: string;
   readonly channel: Upstream;
+  readonly retry: RetryPolicy;
+  readonly breaker: CircuitBreaker;
+  readonly concurrency: ConcurrencyLimit;
   readonly openStreams: OpenStreamsLimit;
   readonly client: UpstreamClient;
 }
@@ -24,14 +31,14 @@ export interface PreparedUpstreams {
 /**
  * Per-service upstream state across reloads. A reload that keeps a service's address and
  * channel settings keeps its channel (connections stay up) and its policies' state (open
- * streams now; health and breakers later). Only services removed or changed are retired:
+ * streams, retry budget, circuit breaker, calls in flight). Only services removed or changed are retired:
  * their calls in flight finish on the old channel, which closes after the grace period.
  */
 export class UpstreamPool {
   #current = new Map<string, ServiceUpstream>();
   readonly #retiring = new Map<NodeJS.Timeout, readonly ServiceUpstream[]>();
 
-  constructor(private readonly observer: UpstreamObserver) {}
+  constructor(private readonly observer: UpstreamObserver & ResilienceObserver) {}
 
   prepare(services: readonly ServiceConfig[]): PreparedUpstreams {
     const next = new Map<string, ServiceUpstream>();
@@ -50,8 +57,10 @@ export class UpstreamPool {
     return {
       clients: new Map([...next].map(([name, upstream]) => [name, upstream.client])),
       commit: (graceMs) => {
-        for (const config of services) next.get(config.name)!.openStreams.max = config.maxOpenStreams;
+        for (const config of services) configure(next.get(config.name)!, config);
         const retired = [...this.#current.values()].filter((upstream) => next.get(upstream.channel.name) !== upstream);
+        for (const upstream of retired) if (!next.has(upstream.channel.name)) this.observer.watchService(upstream.channel.name, undefined);
+        for (const upstream of next.values()) this.observer.watchService(upstream.channel.name, watched(upstream));
         this.#current = next;
         this.#retire(retired, graceMs);
       },
@@ -73,8 +82,16 @@ export class UpstreamPool {
 
   #create(config: ServiceConfig, identity: string): ServiceUpstream {
     const channel = new Upstream({ name: config.name, address: config.address, observer: this.observer, keepalive: config.keepalive });
+    const retry = new RetryPolicy(config.name, this.observer);
+    const breaker = new CircuitBreaker(config.name, this.observer);
+    const concurrency = new ConcurrencyLimit(config.name, this.observer);
     const openStreams = new OpenStreamsLimit(config.name, config.maxOpenStreams);
-    return { identity, channel, openStreams, client: new UpstreamClient(config.name, channel, [openStreams]) };
+    const upstream = { identity, channel, retry, breaker, concurrency, openStreams };
+    configure(upstream, config);
+    // Outermost first. Each retry is a call of its own through the breaker (which counts it)
+    // and the concurrency limit (which holds a slot only while it is in flight).
+    const policies = [retry, breaker, concurrency, openStreams];
+    return { ...upstream, client: new UpstreamClient(config.name, channel, policies) };
   }
 
   #retire(upstreams: readonly ServiceUpstream[], graceMs: number): void {
@@ -86,6 +103,29 @@ export class UpstreamPool {
     timer.unref();
     this.#retiring.set(timer, upstreams);
   }
+}
+
+/** Applies a (re)loaded config's policy settings to a service's policies; their state stays. */
+function configure(upstream: Omit<ServiceUpstream, 'client'>, config: ServiceConfig): void {
+  upstream.retry.configure(config);
+  upstream.breaker.configure(config.circuitBreaker);
+  upstream.concurrency.configure(config.concurrency);
+  upstream.openStreams.max = config.maxOpenStreams;
+}
+
+/** The live view of a service's policies for the metrics. */
+function watched({ breaker, concurrency }: ServiceUpstream): WatchedPolicies {
+  return {
+    get breakerState() {
+      return breaker.state;
+    },
+    get inFlight() {
+      return concurrency.inFlight;
+    },
+    get concurrencyLimit() {
+      return concurrency.limit;
+    },
+  };
 }
 
 function channelIdentity(config: ServiceConfig): string {
