@@ -30,7 +30,7 @@ describe('circuit breaker', () => {
   let failing = true;
   before(async () => {
     upstream = await startScriptedUpstream(() => (failing ? { fail: grpc.status.UNAVAILABLE } : undefined));
-    gateway = await startGateway(stackConfig([echoService(upstream.address, { circuitBreaker: breaker })]));
+    gateway = await startGateway(stackConfig([{ ...echoService(upstream.address), circuitBreaker: breaker }]));
   });
   after(async () => {
     await gateway.close();
@@ -92,7 +92,7 @@ describe('circuit breaker', () => {
     await new Promise((resolve) => setTimeout(resolve, openMs + 50));
     assert.equal((await fetch(`${gateway.url}/v1/items/1`)).status, 503);
     assert.equal(await breakerGauge(gateway), 1);
-    gateway.gateway.live.reload(stackConfig([echoService(upstream.address, { circuitBreaker: breaker, methods: { GetTags: { timeoutMs: 999 } } })]));
+    gateway.gateway.live.reload(stackConfig([{ ...echoService(upstream.address), circuitBreaker: breaker, methods: { GetTags: { timeoutMs: 999 } } }]));
     const callsBefore = upstream.count('GetItem');
     const response = await fetch(`${gateway.url}/v1/items/1`);
     assert.equal(response.status, 503);
