@@ -94,6 +94,9 @@ export function normaliseConfig(raw: unknown, { baseDir, env }: { baseDir: strin
   config.services.forEach((s, i) => {
     if (names.has(s.name)) problems.push(`services[${i}].name: "${s.name}" is used by another service`);
     names.add(s.name);
+    if (s.concurrency?.adaptive && s.concurrency.min > s.concurrency.max) {
+      problems.push(`services[${i}].concurrency.min: must be at most concurrency.max (${s.concurrency.max}), got ${s.concurrency.min}`);
+    }
   });
 
   const jwt = input.auth!.jwt;
@@ -221,7 +224,7 @@ function upstreamPolicies(
     retry: { ...(defaults.retry as RetryConfig), ...(service.retry as Partial<RetryConfig> | undefined) },
     ...(breaker && { circuitBreaker: breaker }),
     ...(concurrency && {
-      concurrency: concurrency.adaptive ? { adaptive: true, min: Math.min(concurrency.min ?? 1, concurrency.max!), max: concurrency.max! } : { adaptive: false, max: concurrency.max! },
+      concurrency: concurrency.adaptive ? { adaptive: true, min: concurrency.min ?? 1, max: concurrency.max! } : { adaptive: false, max: concurrency.max! },
     }),
   };
 }

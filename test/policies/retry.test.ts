@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
+import { startEchoUpstream } from '../fixtures/echo-upstream.js';
 import { startScriptedUpstream, type Script } from '../fixtures/scripted-upstream.js';
 import { startGateway, type RunningGateway } from '../support/gateway.js';
 import { echoService, stackConfig } from '../transcoding-e2e/harness.js';
@@ -110,5 +111,23 @@ describe('retries', () => {
         assert.equal(upstream.count('GetItem'), made);
       },
     );
+  });
+
+  it('retries a server stream that failed before its first message, never one that delivered a message', async () => {
+    const upstream = await startEchoUpstream();
+    const gateway = await startGateway(stackConfig([{ ...echoService(upstream.address), retry: quickRetry }]));
+    const streamCalls = () => upstream.calls.filter((call) => call.method === 'StreamItems').length;
+    try {
+      const early = await fetch(`${gateway.url}/v1/stream?count=0&fail_code=14`);
+      await early.arrayBuffer();
+      assert.equal(streamCalls(), quickRetry.maxAttempts, 'a stream that sent nothing is retried up to maxAttempts');
+      const late = await fetch(`${gateway.url}/v1/stream?count=1&fail_code=14`);
+      assert.equal(late.status, 200, 'the stream had started');
+      await late.arrayBuffer();
+      assert.equal(streamCalls(), quickRetry.maxAttempts + 1, 'a stream that delivered a message is not retried');
+    } finally {
+      await gateway.close();
+      await upstream.close();
+    }
   });
 });
