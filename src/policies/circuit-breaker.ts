@@ -166,7 +166,8 @@ export class CircuitBreaker implements UpstreamPolicy {
       handleWhen((err) => !(err instanceof Uncounted)),
       {
         halfOpenAfter: config.openMs,
-        breaker: new SamplingBreaker({ threshold: config.failureRatio, duration: config.windowMs, minimumRps: config.minimumCalls / (config.windowMs / 1000) }),
+        // SamplingBreaker opens above its threshold; failureRatio is "at that ratio or more".
+        breaker: new SamplingBreaker({ threshold: config.failureRatio * (1 - 1e-9), duration: config.windowMs, minimumRps: config.minimumCalls / (config.windowMs / 1000) }),
         // Every probe must succeed to close; one failing opens again.
         halfOpenSampling: { calls: config.halfOpenCalls, threshold: 0 },
       },
