@@ -70,9 +70,7 @@ export class CircuitBreaker implements UpstreamPolicy {
   }
 
   unary(next: UnaryInvoker): UnaryInvoker {
-    return async (call) => {
-      const breaker = this.#breaker;
-      if (!breaker) return next(call);
+    const guarded = async (call: UpstreamCall, breaker: CircuitBreakerPolicy): ReturnType<UnaryInvoker> => {
       this.#admit(call);
       let settled: Settled<Awaited<ReturnType<UnaryInvoker>>>;
       try {
@@ -88,6 +86,10 @@ export class CircuitBreaker implements UpstreamPolicy {
       }
       if (settled.error) throw settled.error;
       return settled.value!;
+    };
+    return (call) => {
+      const breaker = this.#breaker;
+      return breaker ? guarded(call, breaker) : next(call);
     };
   }
 

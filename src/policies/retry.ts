@@ -42,19 +42,25 @@ export class RetryPolicy implements UpstreamPolicy {
   }
 
   unary(next: UnaryInvoker): UnaryInvoker {
-    return async (call) => {
-      this.#budget.called();
-      const settings = this.#settingsOf(call);
-      if (!call.idempotent || settings.maxAttempts <= 1) return next(call);
+    const retried = async (call: UpstreamCall, settings: RetrySettings, first: unknown): Promise<Awaited<ReturnType<UnaryInvoker>>> => {
+      let failure = first;
       for (let attempt = 1; ; attempt++) {
+        const delay = this.retryDelay(call, settings, attempt, failure);
+        if (delay === undefined || !(await backoff(delay, call.ctx.signal))) throw failure;
+        call.ctx.outcome.attempts = attempt + 1;
         try {
           return await next(call);
         } catch (err) {
-          const delay = this.retryDelay(call, settings, attempt, err);
-          if (delay === undefined || !(await backoff(delay, call.ctx.signal))) throw err;
-          call.ctx.outcome.attempts = attempt + 1;
+          failure = err;
         }
       }
+    };
+    // The first attempt costs no extra promise: the retry loop starts only on a failure.
+    return (call) => {
+      this.#budget.called();
+      const settings = this.#settingsOf(call);
+      if (!call.idempotent || settings.maxAttempts <= 1) return next(call);
+      return next(call).catch((err: unknown) => retried(call, settings, err));
     };
   }
 
