@@ -23,9 +23,13 @@ async function timed(url: string): Promise<{ status: number; ms: number; body: u
   return { status: response.status, ms: performance.now() - startedAt, body };
 }
 
+async function seriesValue(gateway: RunningGateway, name: string, labels: Record<string, string>): Promise<number | undefined> {
+  const metric = await gateway.gateway.metrics!.registry.getSingleMetric(name)!.get();
+  return metric.values.find((value) => Object.entries(labels).every(([key, wanted]) => value.labels[key] === wanted))?.value;
+}
+
 async function concurrencyLimit(gateway: RunningGateway): Promise<number> {
-  const metric = await gateway.gateway.metrics!.registry.getSingleMetric('portico_upstream_concurrency_limit')!.get();
-  return metric.values.find((value) => value.labels['service'] === 'echo')!.value;
+  return (await seriesValue(gateway, 'portico_upstream_concurrency_limit', { service: 'echo' }))!;
 }
 
 describe('concurrency limit', () => {
@@ -57,6 +61,9 @@ describe('concurrency limit', () => {
       // "At once": far below the 1.5 s the upstream sleeps.
       assert.ok(p99(refusals) < 500, `refusals took up to ${p99(refusals)} ms`);
       assert.equal(slow.count('Sleep'), 10, 'no refused call reached the upstream');
+      assert.equal(await seriesValue(gateway, 'portico_upstream_in_flight_calls', { service: 'echo' }), 10);
+      assert.equal(await seriesValue(gateway, 'portico_upstream_concurrency_limit', { service: 'echo' }), 10);
+      assert.equal(await seriesValue(gateway, 'portico_upstream_refusals_total', { service: 'echo', reason: 'CONCURRENCY_LIMIT' }), 20);
       const line = gateway.logs.filter((l) => l['msg'] === 'request completed' && l['status'] === 503).at(-1)!;
       assert.equal(line['refusal'], 'CONCURRENCY_LIMIT');
       for (const response of await Promise.all(sleeping)) assert.equal(response.status, 200);

@@ -43,6 +43,8 @@ describe('retries', () => {
         assert.equal(((await response.json()) as { id: string }).id, '7');
         assert.equal(upstream.count('GetItem'), 2);
         assert.equal(accessLines(gateway).at(-1)?.['attempts'], 2);
+        const retries = await gateway.gateway.metrics!.registry.getSingleMetric('portico_upstream_retries_total')!.get();
+        assert.equal(retries.values.find((value) => value.labels['service'] === 'echo')?.value, 1);
       },
     );
   });
@@ -91,6 +93,8 @@ describe('retries', () => {
       console.log(`# retry budget: ${sent.length} client requests, ${calls} upstream calls (${(calls / sent.length).toFixed(2)}x)`);
       assert.ok(calls > sent.length, 'some retries were made');
       assert.ok(calls <= sent.length * 1.25, `${calls} upstream calls for ${sent.length} requests`);
+      const exhausted = await gateway.gateway.metrics!.registry.getSingleMetric('portico_upstream_retry_budget_exhausted_total')!.get();
+      assert.ok(exhausted.values[0]!.value > 0, 'the budget refused retries, and the metric counts them');
     });
   });
 
