@@ -87,12 +87,12 @@ export class GatewayMetrics implements HttpMetrics, UpstreamObserver, Resilience
     });
     new Gauge({
       name: 'portico_upstream_in_flight_calls',
-      help: 'Unary calls in flight to each service, as its concurrency limit counts them.',
+      help: 'Unary calls in flight to each service with a concurrency limit, as the limit counts them.',
       labelNames: ['service'],
       registers: [this.registry],
       collect() {
         this.reset();
-        for (const [service, policies] of watched) this.set({ service }, policies.inFlight);
+        for (const [service, policies] of watched) if (Number.isFinite(policies.concurrencyLimit)) this.set({ service }, policies.inFlight);
       },
     });
     new Gauge({

@@ -6,6 +6,7 @@ export type BreakerState = 'closed' | 'open' | 'half-open';
 export interface WatchedPolicies {
   /** Undefined when the service has no breaker. */
   readonly breakerState: BreakerState | undefined;
+  /** Counted only where a concurrency limit is configured (the count costs a step per call). */
   readonly inFlight: number;
   /** Infinity when the service has no concurrency cap. */
   readonly concurrencyLimit: number;
