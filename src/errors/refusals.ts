@@ -16,9 +16,3 @@ export function refusal(reason: RefusalReason, message: string, retryAfterSecond
   return new GatewayError(GrpcStatus.UNAVAILABLE, message, details, { headers: { 'retry-after': String(seconds) } });
 }
 
-/** The reason of a refusal made by refusal(), or undefined for any other error. */
-export function refusalReason(err: unknown): RefusalReason | undefined {
-  if (!(err instanceof GatewayError) || err.upstream) return undefined;
-  const info = err.details[0];
-  return info?.['@type'] === 'type.googleapis.com/google.rpc.ErrorInfo' && info['domain'] === 'portico' ? (info['reason'] as RefusalReason) : undefined;
-}
