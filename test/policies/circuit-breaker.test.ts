@@ -63,6 +63,10 @@ describe('circuit breaker', () => {
     assert.equal(upstream.count('GetItem'), callsBefore, 'the upstream was not called');
     const line = gateway.logs.filter((l) => l['msg'] === 'request completed').at(-1)!;
     assert.equal(line['refusal'], 'CIRCUIT_OPEN');
+    // A server stream is refused the same way, before it starts.
+    const stream = await fetch(`${gateway.url}/v1/stream?count=1`);
+    assert.equal(stream.status, 503);
+    assert.equal(envelopeOf(await stream.json()).details[0]?.['reason'], 'CIRCUIT_OPEN');
   });
 
   it('half-opens after openMs, lets halfOpenCalls probes through and closes when they succeed', async () => {
