@@ -46,6 +46,8 @@ export interface BenchCase {
 export interface Policy {
   readonly jwt: boolean;
   readonly metrics: boolean;
+  /** Retries, a circuit breaker and a concurrency cap configured on the (healthy) service. */
+  readonly resilience?: boolean;
 }
 
 const allOn: Policy = { jwt: true, metrics: true };
@@ -71,6 +73,8 @@ export const benchCases: readonly BenchCase[] = [
   smallGet('no-jwt', 'GET /v1/items/{id} (metrics, no JWT)', { jwt: false, metrics: true }, 'small-get'),
   smallGet('no-metrics', 'GET /v1/items/{id} (JWT, no metrics)', { jwt: true, metrics: false }, 'small-get'),
   smallGet('policy-off', 'GET /v1/items/{id} (no JWT, no metrics)', { jwt: false, metrics: false }, 'small-get'),
+  // small-get plus the resilience policies, which a healthy upstream never trips: their cost per call.
+  smallGet('resilience', 'GET /v1/items/{id} (JWT + metrics + retry, breaker, concurrency cap)', { ...allOn, resilience: true }, 'small-get'),
   {
     name: 'post-1k',
     title: 'POST /v1/items, 1 KiB JSON body',

@@ -119,5 +119,7 @@ function policyCostLine(cases: readonly CaseResult[]): string | undefined {
     const without = cpu(name!);
     return without === undefined ? [] : [`${label} ${(all - without).toFixed(0)} µs (small-get − ${name})`];
   });
+  const resilience = cpu('resilience');
+  if (resilience !== undefined) parts.push(`retry + breaker + concurrency cap ${(resilience - all).toFixed(0)} µs, ${(((resilience - all) / all) * 100).toFixed(1)} % (resilience − small-get)`);
   return parts.length > 0 ? `policy cost per small GET, gateway CPU: ${parts.join('; ')}` : undefined;
 }

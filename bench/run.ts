@@ -139,13 +139,28 @@ function ensureBuilt(): void {
   }
 }
 
+/** The `resilience` case's service settings: each policy on, none tripped by a healthy backend. */
+const resiliencePolicies = {
+  retry: { maxAttempts: 3, budgetPercent: 20 },
+  circuitBreaker: { failureRatio: 0.5, minimumCalls: 20, windowMs: 10_000, openMs: 5_000, halfOpenCalls: 3 },
+  concurrency: { max: 512 },
+};
+
 function gatewayConfig(policy: BenchCase['policy'], backend: string, port: number, logLevel: string): string {
   const config = {
     server: { port, host: '127.0.0.1' },
     shutdown: { graceMs: 1000 },
     protos: { includeDirs: [benchProtoDir] },
     services: [
-      { name: 'bench', protoFiles: [benchProtoFile], service: benchServiceName, address: backend, timeoutMs: 10_000, auth: policy.jwt ? 'required' : 'none' },
+      {
+        name: 'bench',
+        protoFiles: [benchProtoFile],
+        service: benchServiceName,
+        address: backend,
+        timeoutMs: 10_000,
+        auth: policy.jwt ? 'required' : 'none',
+        ...(policy.resilience && resiliencePolicies),
+      },
     ],
     ...(policy.jwt && { auth: { jwt: { secret: jwtSecret, algorithms: ['HS256'] } } }),
     metrics: { enabled: policy.metrics },

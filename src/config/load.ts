@@ -3,7 +3,18 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Value from 'typebox/value';
 import YAML from 'yaml';
-import { ConfigSchema, isHmacAlgorithm, logLevels, type GatewayConfig, type HashOn, type JwtConfig, type RawConfig, type ServiceConfig } from './schema.js';
+import {
+  ConfigSchema,
+  isHmacAlgorithm,
+  logLevels,
+  type CircuitBreakerConfig,
+  type GatewayConfig,
+  type HashOn,
+  type JwtConfig,
+  type RawConfig,
+  type RetryConfig,
+  type ServiceConfig,
+} from './schema.js';
 import { healthCheckDefaults, outlierDetectionDefaults } from '../upstreams/health/service-health.js';
 
 export class ConfigError extends Error {
@@ -91,6 +102,9 @@ export function normaliseConfig(raw: unknown, { baseDir, env }: { baseDir: strin
   config.services.forEach((s, i) => {
     if (names.has(s.name)) problems.push(`services[${i}].name: "${s.name}" is used by another service`);
     names.add(s.name);
+    if (s.concurrency?.adaptive && s.concurrency.min > s.concurrency.max) {
+      problems.push(`services[${i}].concurrency.min: must be at most concurrency.max (${s.concurrency.max}), got ${s.concurrency.min}`);
+    }
   });
 
   const jwt = input.auth!.jwt;
@@ -209,16 +223,23 @@ type UpstreamPolicyInput = NonNullable<RawConfig['upstreamDefaults']>;
 /**
  * A service's upstream policies: each key its own, else upstreamDefaults' (which carry the
  * built-in defaults); objects merge key by key. upstreamDefaults' hashOn goes with its
- * ring_hash: a service that balances otherwise does not inherit it.
+ * ring_hash: a service that balances otherwise does not inherit it. Policies that are off
+ * unless configured (health checks, outlier detection, the breaker, the concurrency cap) are
+ * on when either layer sets them.
  */
 function upstreamPolicies(
   defaults: UpstreamPolicyInput,
   service: UpstreamPolicyInput,
-): Pick<ServiceConfig, 'timeoutMs' | 'maxOpenStreams' | 'keepalive' | 'balancing' | 'hashOn' | 'healthCheck' | 'outlierDetection' | 'allUnhealthy'> {
+): Pick<
+  ServiceConfig,
+  'timeoutMs' | 'maxOpenStreams' | 'keepalive' | 'balancing' | 'hashOn' | 'healthCheck' | 'outlierDetection' | 'allUnhealthy' | 'retry' | 'circuitBreaker' | 'concurrency'
+> {
   const balancing = service.balancing ?? defaults.balancing!;
   const hashOn = service.hashOn ?? (balancing === 'ring_hash' ? defaults.hashOn : undefined);
   const healthCheck = enabledPolicy(healthCheckDefaults, defaults.healthCheck, service.healthCheck);
   const outlierDetection = enabledPolicy(outlierDetectionDefaults, defaults.outlierDetection, service.outlierDetection);
+  const breaker = enabledPolicy(circuitBreakerDefaults, defaults.circuitBreaker, service.circuitBreaker);
+  const concurrency = defaults.concurrency || service.concurrency ? { ...defaults.concurrency, ...service.concurrency } : undefined;
   return {
     ...(healthCheck && { healthCheck }),
     ...(outlierDetection && { outlierDetection }),
@@ -228,8 +249,16 @@ function upstreamPolicies(
     keepalive: { timeMs: service.keepalive?.timeMs ?? defaults.keepalive!.timeMs!, timeoutMs: service.keepalive?.timeoutMs ?? defaults.keepalive!.timeoutMs! },
     balancing,
     ...(hashOn !== undefined && { hashOn: hashOn as HashOn }),
+    retry: { ...(defaults.retry as RetryConfig), ...(service.retry as Partial<RetryConfig> | undefined) },
+    ...(breaker && { circuitBreaker: breaker }),
+    ...(concurrency && {
+      concurrency: concurrency.adaptive ? { adaptive: true, min: concurrency.min ?? 1, max: concurrency.max! } : { adaptive: false, max: concurrency.max! },
+    }),
   };
 }
+
+/** The circuit breaker's settings where `circuitBreaker` is set without them. */
+const circuitBreakerDefaults: CircuitBreakerConfig = { failureRatio: 0.5, minimumCalls: 20, windowMs: 10_000, openMs: 5_000, halfOpenCalls: 3 };
 
 /** The replica settings the schema cannot express: address or endpoints, and hashOn with ring_hash only. */
 function replicaProblems(input: RawConfig): string[] {

@@ -199,6 +199,74 @@ function outlierDetection(withDefaults: boolean) {
 
 const AllUnhealthy = Type.Union([Type.Literal('fail_open'), Type.Literal('fail_closed')]);
 
+/** gRPC codes by name, as `retry.codes` lists them. */
+export const retryableCodeNames = ['CANCELLED', 'UNKNOWN', 'DEADLINE_EXCEEDED', 'RESOURCE_EXHAUSTED', 'ABORTED', 'INTERNAL', 'UNAVAILABLE'] as const;
+
+/**
+ * Retries of idempotent calls; with the built-in defaults in upstreamDefaults only. The budget
+ * is the service's, so an RPC (`perRpc`) cannot set its own.
+ */
+function retry(withDefaults: boolean, perRpc = false) {
+  const fallback = (value: unknown) => (withDefaults ? { default: value } : {});
+  return Type.Object(
+    {
+      maxAttempts: Type.Optional(
+        Type.Integer({ minimum: 1, maximum: 10, ...fallback(1), description: 'Attempts per call, the first included; 1 = no retry. Only idempotent RPCs are retried.' }),
+      ),
+      initialBackoffMs: Type.Optional(
+        Type.Integer({ minimum: 1, ...fallback(25), description: 'Upper bound of the first backoff; it doubles per retry (full jitter: a random wait from 0 to the bound).' }),
+      ),
+      maxBackoffMs: Type.Optional(Type.Integer({ minimum: 1, ...fallback(250), description: 'Largest backoff bound. A retry that would start past the deadline is not made.' })),
+      codes: Type.Optional(
+        Type.Array(Type.Union(retryableCodeNames.map((code) => Type.Literal(code))), {
+          minItems: 1,
+          ...fallback(['UNAVAILABLE']),
+          description: 'gRPC codes of an upstream answer that are retried; refusals of the gateway itself never are.',
+        }),
+      ),
+      ...(!perRpc && {
+        budgetPercent: Type.Optional(
+          Type.Number({
+          minimum: 0,
+          maximum: 100,
+          ...fallback(20),
+            description:
+              'Retries add at most this share of calls per service (over 10 s, with a floor of 3 retries/s), so an outage never multiplies the load on the upstream. Per service only.',
+          }),
+        ),
+      }),
+    },
+    { additionalProperties: false, ...fallback({}), description: 'Retries of idempotent calls, by our own retry layer (grpc-js retries are off); keys merge one by one across upstreamDefaults, the service and the RPC.' },
+  );
+}
+
+const CircuitBreaker = Type.Object(
+  {
+    failureRatio: Type.Optional(
+      Type.Number({ exclusiveMinimum: 0, exclusiveMaximum: 1, description: 'Share of failed calls in the window that opens the breaker (default: 0.5).' }),
+    ),
+    minimumCalls: Type.Optional(Type.Integer({ minimum: 1, description: 'Calls the window must hold before the ratio counts (default: 20).' })),
+    windowMs: Type.Optional(Type.Integer({ minimum: 1000, description: 'Sliding window of calls the ratio is computed over (default: 10000).' })),
+    openMs: Type.Optional(Type.Integer({ minimum: 1, description: 'How long an open breaker refuses calls (503 CIRCUIT_OPEN) before it half-opens (default: 5000).' })),
+    halfOpenCalls: Type.Optional(Type.Integer({ minimum: 1, description: 'Probe calls let through when half-open; all succeeding closes the breaker, one failing opens it again (default: 3).' })),
+  },
+  {
+    additionalProperties: false,
+    description: 'Circuit breaker of the service (default: none); keys merge one by one with upstreamDefaults\'. Failures: UNAVAILABLE, DEADLINE_EXCEEDED, INTERNAL, UNKNOWN, RESOURCE_EXHAUSTED; client cancellations do not count.',
+  },
+);
+
+const Concurrency = Type.Object(
+  {
+    max: Type.Integer({ minimum: 1, description: 'Unary calls in flight to the service at most; the next is a 503 CONCURRENCY_LIMIT at once (no queue).' }),
+    adaptive: Type.Optional(
+      Type.Boolean({ description: 'Move the limit between min and max from the latency the service shows (gradient method): slower upstream, fewer calls let through (default: false).' }),
+    ),
+    min: Type.Optional(Type.Integer({ minimum: 1, description: 'Lowest adaptive limit (default: 1).' })),
+  },
+  { additionalProperties: false, description: 'Cap on unary calls in flight to the service (default: none); streams have maxOpenStreams.' },
+);
+
 export const AuthMode = Type.Union([Type.Literal('none'), Type.Literal('optional'), Type.Literal('required')]);
 
 /** A per-RPC setting in `services[].methods.<RpcName>`. */
@@ -208,6 +276,7 @@ const Method = Type.Object(
     idempotent: Type.Optional(
       Type.Boolean({ description: 'Whether the RPC may be called twice for one request (e.g. retried). Default: true when every binding of the RPC is a GET.' }),
     ),
+    retry: Type.Optional(retry(false, true)),
   },
   { additionalProperties: false },
 );
@@ -267,6 +336,9 @@ function upstreamPolicyKeys(withDefaults = false) {
       ...fallback('fail_open'),
       description: `When no replica is usable (every one unhealthy or ejected): fail_open spreads calls over all of them, fail_closed answers 503 NO_HEALTHY_UPSTREAM at once${ofService}.`,
     }),
+    retry: Type.Optional(retry(withDefaults)),
+    circuitBreaker: Type.Optional(CircuitBreaker),
+    concurrency: Type.Optional(Concurrency),
   };
 }
 
@@ -497,6 +569,9 @@ export interface ServiceConfig {
   /** Absent: no outlier detection. */
   outlierDetection?: OutlierDetectionSettings;
   allUnhealthy: AllUnhealthy;
+  retry: RetryConfig;
+  circuitBreaker?: CircuitBreakerConfig;
+  concurrency?: ConcurrencyConfig;
   /** Per-RPC overrides by RPC name, as configured (the effective values: methodPolicy()). */
   methods: Record<string, MethodConfig>;
 }
@@ -504,7 +579,28 @@ export interface ServiceConfig {
 export interface MethodConfig {
   timeoutMs?: number;
   idempotent?: boolean;
+  retry?: Partial<Omit<RetryConfig, 'budgetPercent'>>;
 }
+
+export type RetryCodeName = (typeof retryableCodeNames)[number];
+
+export interface RetryConfig {
+  maxAttempts: number;
+  initialBackoffMs: number;
+  maxBackoffMs: number;
+  codes: RetryCodeName[];
+  budgetPercent: number;
+}
+
+export interface CircuitBreakerConfig {
+  failureRatio: number;
+  minimumCalls: number;
+  windowMs: number;
+  openMs: number;
+  halfOpenCalls: number;
+}
+
+export type ConcurrencyConfig = { adaptive: false; max: number } | { adaptive: true; min: number; max: number };
 
 export interface JwtConfig {
   secret?: string;

@@ -5,8 +5,7 @@ import { moduleRouteCompiler } from '../contexts/module-routes.js';
 import { loadCatalog, type Catalog } from '../descriptors/catalog.js';
 import { compileRouteSet, type RouteSet } from '../transcoding/route-set.js';
 import type { UpstreamClient } from '../upstreams/upstream-client.js';
-import type { ReplicaHealthObserver } from '../upstreams/health/service-health.js';
-import { UpstreamPool, type ServiceStatus } from '../upstreams/upstream-pool.js';
+import { UpstreamPool, type PoolObserver, type ServiceStatus } from '../upstreams/upstream-pool.js';
 import type { UpstreamObserver } from '../upstreams/upstream.js';
 
 /** What one configuration compiles to: descriptors, upstream clients and the route table. */
@@ -33,7 +32,7 @@ export class LiveRoutes {
 
   constructor(
     config: GatewayConfig,
-    observer: UpstreamObserver & ReplicaHealthObserver,
+    observer: PoolObserver,
     private readonly log: FastifyBaseLogger,
     private readonly contexts: readonly BoundedContext[] = [],
   ) {

@@ -8,7 +8,9 @@ declare module 'fastify' {
     routeLabel: string;
     /** The upstream's gRPC code name, when an upstream was called. */
     upstreamCode: string;
-    /** Why the gateway refused the request without calling an upstream (errors/refusals.ts), if it did. */
+    /** Calls made to the upstream when a retry made more than one (0 otherwise). */
+    attempts: number;
+    /** The reason a policy refused the call without calling the upstream ('' otherwise). */
     refusal: string;
     /** Set once the access line and metrics are recorded (a hang-up and onResponse may both fire). */
     accessRecorded: boolean;
@@ -30,6 +32,7 @@ const clientClosedStatus = 499;
 async function httpObservability(app: FastifyInstance, { metrics }: { metrics: HttpMetrics }): Promise<void> {
   app.decorateRequest('routeLabel', '');
   app.decorateRequest('upstreamCode', '');
+  app.decorateRequest('attempts', 0);
   app.decorateRequest('refusal', '');
   app.decorateRequest('accessRecorded', false);
 
@@ -49,6 +52,7 @@ async function httpObservability(app: FastifyInstance, { metrics }: { metrics: H
         status,
         latencyMs: Math.round(elapsedMs * 100) / 100,
         ...(request.upstreamCode && { upstreamCode: request.upstreamCode }),
+        ...(request.attempts > 1 && { attempts: request.attempts }),
         ...(request.refusal && { refusal: request.refusal }),
       },
       'request completed',

@@ -2,6 +2,8 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { GrpcStatus } from '../errors/status-codes.js';
 import { codeName } from '../errors/status-codes.js';
 import type { ReplicaHealthObserver, ReplicaHealth } from '../upstreams/health/service-health.js';
+import type { RefusalReason } from '../errors/refusals.js';
+import type { BreakerState, ResilienceObserver, WatchedPolicies } from '../policies/resilience-observer.js';
 import type { UpstreamObserver } from '../upstreams/upstream.js';
 
 const latencyBuckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -14,19 +16,27 @@ export interface HttpMetrics {
 const replicaHealthStates: readonly ReplicaHealth[] = ['healthy', 'unhealthy', 'ejected', 'unknown'];
 
 /** Records nothing: the observers when `metrics.enabled` is false. */
-export const noMetrics: HttpMetrics & UpstreamObserver & ReplicaHealthObserver = {
+export const noMetrics: HttpMetrics & UpstreamObserver & ReplicaHealthObserver & ResilienceObserver = {
   requestFinished: () => {},
   callFinished: () => {},
   replicaHealthChanged: () => {},
   replicaEjected: () => {},
   replicaRemoved: () => {},
+  watchService: () => {},
+  breakerTransition: () => {},
+  retried: () => {},
+  retryBudgetExhausted: () => {},
+  refused: () => {},
 };
+
+/** The breaker state gauge's values. */
+const breakerStateValues: Readonly<Record<BreakerState, number>> = { closed: 0, open: 1, 'half-open': 2 };
 
 /**
  * The gateway's Prometheus metrics, in a registry of its own so that several gateways (tests)
  * never share series. Label children are cached so the request path does no label lookups.
  */
-export class GatewayMetrics implements HttpMetrics, UpstreamObserver, ReplicaHealthObserver {
+export class GatewayMetrics implements HttpMetrics, UpstreamObserver, ReplicaHealthObserver, ResilienceObserver {
   readonly registry = new Registry();
   readonly #requests: Counter<'route' | 'method' | 'status'>;
   readonly #requestSeconds: Histogram<'route' | 'method' | 'status'>;
@@ -37,6 +47,11 @@ export class GatewayMetrics implements HttpMetrics, UpstreamObserver, ReplicaHea
   // Label children by label values, nested so the request path builds no key strings.
   readonly #httpChildren = new Map<string, Map<string, Map<number, SeriesPair>>>();
   readonly #upstreamChildren = new Map<string, Map<string, Map<number, SeriesPair>>>();
+  readonly #watched = new Map<string, WatchedPolicies>();
+  readonly #breakerTransitions: Counter<'service' | 'to'>;
+  readonly #retries: Counter<'service'>;
+  readonly #retryBudgetExhausted: Counter<'service'>;
+  readonly #refusals: Counter<'service' | 'reason'>;
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'portico_' });
@@ -78,6 +93,57 @@ export class GatewayMetrics implements HttpMetrics, UpstreamObserver, ReplicaHea
       labelNames: ['service', 'replica'],
       registers: [this.registry],
     });
+    const watched = this.#watched;
+    // Gauges read the policies at scrape time: nothing to update on the request path.
+    new Gauge({
+      name: 'portico_circuit_breaker_state',
+      help: 'Circuit breaker state by service: 0 closed, 1 open, 2 half-open (services with a breaker only).',
+      labelNames: ['service'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const [service, policies] of watched) if (policies.breakerState) this.set({ service }, breakerStateValues[policies.breakerState]);
+      },
+    });
+    new Gauge({
+      name: 'portico_upstream_in_flight_calls',
+      help: 'Unary calls in flight to each service with a concurrency limit, as the limit counts them.',
+      labelNames: ['service'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const [service, policies] of watched) if (Number.isFinite(policies.concurrencyLimit)) this.set({ service }, policies.inFlight);
+      },
+    });
+    new Gauge({
+      name: 'portico_upstream_concurrency_limit',
+      help: 'Current concurrency limit of each capped service (moves between min and max when adaptive).',
+      labelNames: ['service'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const [service, policies] of watched) if (Number.isFinite(policies.concurrencyLimit)) this.set({ service }, policies.concurrencyLimit);
+      },
+    });
+    this.#breakerTransitions = new Counter({
+      name: 'portico_circuit_breaker_transitions_total',
+      help: 'Circuit breaker state changes by service and new state.',
+      labelNames: ['service', 'to'],
+      registers: [this.registry],
+    });
+    this.#retries = new Counter({ name: 'portico_upstream_retries_total', help: 'Retries made by service.', labelNames: ['service'], registers: [this.registry] });
+    this.#retryBudgetExhausted = new Counter({
+      name: 'portico_upstream_retry_budget_exhausted_total',
+      help: 'Retries not made because the service\'s retry budget was spent.',
+      labelNames: ['service'],
+      registers: [this.registry],
+    });
+    this.#refusals = new Counter({
+      name: 'portico_upstream_refusals_total',
+      help: 'Calls the gateway refused without reaching the upstream, by service and reason.',
+      labelNames: ['service', 'reason'],
+      registers: [this.registry],
+    });
   }
 
   replicaHealthChanged(service: string, replica: string, health: ReplicaHealth): void {
@@ -90,6 +156,27 @@ export class GatewayMetrics implements HttpMetrics, UpstreamObserver, ReplicaHea
 
   replicaRemoved(service: string, replica: string): void {
     for (const state of replicaHealthStates) this.#replicaHealth.remove({ service, replica, state });
+  }
+
+  watchService(service: string, policies: WatchedPolicies | undefined): void {
+    if (policies) this.#watched.set(service, policies);
+    else this.#watched.delete(service);
+  }
+
+  breakerTransition(service: string, to: BreakerState): void {
+    this.#breakerTransitions.inc({ service, to });
+  }
+
+  retried(service: string): void {
+    this.#retries.inc({ service });
+  }
+
+  retryBudgetExhausted(service: string): void {
+    this.#retryBudgetExhausted.inc({ service });
+  }
+
+  refused(service: string, reason: RefusalReason): void {
+    this.#refusals.inc({ service, reason });
   }
 
   requestFinished(route: string, method: string, status: number, seconds: number): void {

@@ -1,28 +1,40 @@
 import type { ServiceConfig } from '../config/schema.js';
+import { CircuitBreaker } from '../policies/circuit-breaker.js';
+import { ConcurrencyLimit } from '../policies/concurrency-limit.js';
 import { OpenStreamsLimit } from '../policies/open-streams.js';
+import type { BreakerState, ResilienceObserver, WatchedPolicies } from '../policies/resilience-observer.js';
+import { RetryPolicy } from '../policies/retry.js';
 import { balancedChannel } from './balancing/channel-balancing.js';
 import { hashKeyReader } from './balancing/hash-key.js';
 import { ServiceHealth, type HealthSettings, type ReplicaHealthObserver, type ReplicaStatus } from './health/service-health.js';
 import { UpstreamClient } from './upstream-client.js';
 import { Upstream, type UpstreamObserver } from './upstream.js';
 
+/** What the upstreams report: calls, replica health, and the resilience policies' events. */
+export type PoolObserver = UpstreamObserver & ReplicaHealthObserver & ResilienceObserver;
+
+/** The state of a service's policies: kept across reloads that keep its replicas. */
+interface ServicePolicies {
+  /** Its replicas' health; the balancer of its channel acts on it. */
+  readonly health: ServiceHealth;
+  readonly retry: RetryPolicy;
+  readonly breaker: CircuitBreaker;
+  readonly concurrency: ConcurrencyLimit;
+  readonly openStreams: OpenStreamsLimit;
+}
+
 /** What one service's upstream is: its channel, the state of its policies and their chain. */
-interface ServiceUpstream {
+interface ServiceUpstream extends ServicePolicies {
   /** What the channel was built from; a reload that changes it gets a new channel. */
   readonly identity: string;
-  /** The configured replicas, as /readyz shows them. */
+  /** The configured replicas, as /readyz shows them before the channel has resolved. */
   readonly replicas: readonly string[];
   readonly channel: Upstream;
-  /** Its replicas' health; handed on to a new channel to the same address. */
-  readonly health: ServiceHealth;
-  readonly openStreams: OpenStreamsLimit;
   readonly client: UpstreamClient;
 }
 
 export type { ReplicaHealth, ReplicaStatus } from './health/service-health.js';
-
-/** A service's circuit breaker state. */
-export type BreakerState = 'closed' | 'open' | 'half-open';
+export type { BreakerState } from '../policies/resilience-observer.js';
 
 /** One service in force, as the body of /readyz lists it. */
 export interface ServiceStatus {
@@ -41,17 +53,18 @@ export interface PreparedUpstreams {
 }
 
 /**
- * Per-service upstream state across reloads. A reload that keeps a service's replicas and
- * channel settings keeps its channel (connections stay up) and its policies' state (open
- * streams now; health and breakers later). Only services removed or changed are retired:
- * their calls in flight finish on the old channel, which closes after the grace period.
+ * Per-service upstream state across reloads. A reload that keeps a service's channel settings
+ * keeps its channel (connections stay up) and its policies' state; one that changes the
+ * channel (balancing, keepalive) but keeps the replicas keeps the policies' state (replica
+ * health, retry budget, circuit breaker, calls in flight, open streams) on the new channel.
+ * Only services removed or changed are retired: their calls in flight finish on the old
+ * channel, which closes after the grace period.
  */
 export class UpstreamPool {
   #current = new Map<string, ServiceUpstream>();
   readonly #retiring = new Map<NodeJS.Timeout, readonly ServiceUpstream[]>();
 
-  constructor(private readonly observer: UpstreamObserver & ReplicaHealthObserver) {}
-
+  constructor(private readonly observer: PoolObserver) {}
 
   prepare(services: readonly ServiceConfig[]): PreparedUpstreams {
     const next = new Map<string, ServiceUpstream>();
@@ -63,9 +76,8 @@ export class UpstreamPool {
         next.set(config.name, kept);
         continue;
       }
-      // A new channel to the same replicas (keepalive changed) keeps what is known of their health.
       const sameReplicas = kept !== undefined && kept.replicas.join() === replicaAddresses(config).join();
-      const fresh = this.#create(config, identity, sameReplicas ? kept.health : undefined);
+      const fresh = this.#create(config, identity, sameReplicas ? kept : this.#policies(config));
       created.push(fresh);
       next.set(config.name, fresh);
     }
@@ -74,11 +86,12 @@ export class UpstreamPool {
       commit: (graceMs) => {
         for (const config of services) {
           const upstream = next.get(config.name)!;
-          upstream.openStreams.max = config.maxOpenStreams;
-          upstream.health.update(healthSettings(config));
+          configure(upstream, config);
           if (config.healthCheck) upstream.channel.connect();
         }
         const retired = [...this.#current.values()].filter((upstream) => next.get(upstream.channel.name) !== upstream);
+        for (const upstream of retired) if (!next.has(upstream.channel.name)) this.observer.watchService(upstream.channel.name, undefined);
+        for (const upstream of next.values()) this.observer.watchService(upstream.channel.name, watched(upstream));
         this.#current = next;
         this.#retire(retired, graceMs);
       },
@@ -93,8 +106,7 @@ export class UpstreamPool {
     return [...this.#current.values()].map((upstream) => ({
       name: upstream.channel.name,
       replicas: replicasOf(upstream),
-      // No breaker is configured, and a service without one always lets calls through.
-      breaker: 'closed',
+      breaker: upstream.breaker.state ?? 'closed',
     }));
   }
 
@@ -108,11 +120,26 @@ export class UpstreamPool {
     for (const upstream of this.#current.values()) this.#close(upstream);
   }
 
-  #create(config: ServiceConfig, identity: string, health = new ServiceHealth(config.name, healthSettings(config), this.observer)): ServiceUpstream {
+  #policies(config: ServiceConfig): ServicePolicies {
+    const policies = {
+      health: new ServiceHealth(config.name, healthSettings(config), this.observer),
+      retry: new RetryPolicy(config.name, this.observer),
+      breaker: new CircuitBreaker(config.name, this.observer),
+      concurrency: new ConcurrencyLimit(config.name, this.observer),
+      openStreams: new OpenStreamsLimit(config.name, config.maxOpenStreams),
+    };
+    configure(policies, config);
+    return policies;
+  }
+
+  #create(config: ServiceConfig, identity: string, policies: ServicePolicies): ServiceUpstream {
+    const { health, retry, breaker, concurrency, openStreams } = policies;
     const channel = new Upstream({ name: config.name, ...balancedChannel(config, health), observer: this.observer, keepalive: config.keepalive, health });
-    const openStreams = new OpenStreamsLimit(config.name, config.maxOpenStreams);
     const hashKey = config.hashOn && hashKeyReader(config.hashOn);
-    return { identity, replicas: replicaAddresses(config), channel, health, openStreams, client: new UpstreamClient(config.name, channel, [openStreams], hashKey) };
+    // The chain, outermost first. Each retry is a call of its own through the breaker (which
+    // counts it) and the concurrency limit (which holds a slot only while it is in flight).
+    const client = new UpstreamClient(config.name, channel, [retry, breaker, concurrency, openStreams], hashKey);
+    return { identity, replicas: replicaAddresses(config), channel, health, retry, breaker, concurrency, openStreams, client };
   }
 
   /** Closes the channel, and the health state unless the service in force still uses it. */
@@ -133,9 +160,33 @@ export class UpstreamPool {
   }
 }
 
+/** Applies a (re)loaded config's policy settings to a service's policies; their state stays. */
+function configure(policies: ServicePolicies, config: ServiceConfig): void {
+  policies.health.update(healthSettings(config));
+  policies.retry.configure(config);
+  policies.breaker.configure(config.circuitBreaker);
+  policies.concurrency.configure(config.concurrency);
+  policies.openStreams.max = config.maxOpenStreams;
+}
+
+/** The live view of a service's policies for the metrics. */
+function watched({ breaker, concurrency }: ServicePolicies): WatchedPolicies {
+  return {
+    get breakerState() {
+      return breaker.state;
+    },
+    get inFlight() {
+      return concurrency.inFlight;
+    },
+    get concurrencyLimit() {
+      return concurrency.limit;
+    },
+  };
+}
+
 /**
  * Every resolved address with its health; before the channel has resolved (it does at the
- * first call, or at once with health checks on), the configured address, health unknown.
+ * first call, or at once with health checks on), the configured replicas, health unknown.
  */
 function replicasOf(upstream: ServiceUpstream): ReplicaStatus[] {
   const replicas = upstream.health.replicaHealth();

@@ -15,7 +15,9 @@ export interface UpstreamObserver {
 /** Where a call reports its final gRPC code: the request, for its access line. */
 export interface CallOutcome {
   upstreamCode: string;
-  /** Set when the gateway refused the call itself (errors/refusals.ts reasons). */
+  /** Calls made to the upstream for the request, when a retry made more than one. */
+  attempts?: number;
+  /** Why a policy refused the call without calling the upstream (an ErrorInfo reason). */
   refusal?: string;
 }
 
@@ -92,6 +94,8 @@ export class Upstream {
       'grpc.keepalive_timeout_ms': options.keepalive.timeoutMs,
       'grpc.dns_min_time_between_resolutions_ms': 5_000,
       'grpc.enable_channelz': 0,
+      // One retry layer: the gateway's (policies/retry.ts), with its budget; grpc-js's own (and its transparent retries) stay off.
+      'grpc.enable_retries': 0,
     });
   }
 
