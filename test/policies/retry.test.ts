@@ -5,6 +5,7 @@ import { startEchoUpstream } from '../fixtures/echo-upstream.js';
 import { startScriptedUpstream, type Script } from '../fixtures/scripted-upstream.js';
 import { startGateway, type RunningGateway } from '../support/gateway.js';
 import { envelopeOf } from '../support/http.js';
+import { waitFor } from '../support/wait.js';
 import { echoService, stackConfig } from '../transcoding-e2e/harness.js';
 
 /*
@@ -131,6 +132,30 @@ describe('retries', () => {
     } finally {
       await gateway.close();
       await upstream.close();
+    }
+  });
+});
+
+describe('a retry on another replica', () => {
+  it('answers every request 200 when one of two replicas always fails UNAVAILABLE: the retry takes the next replica', async () => {
+    const broken = await startScriptedUpstream(() => ({ fail: grpc.status.UNAVAILABLE }));
+    const healthy = await startScriptedUpstream();
+    const { address: _single, ...service } = echoService(broken.address);
+    const gateway = await startGateway(
+      stackConfig([{ ...service, balancing: 'round_robin', endpoints: [{ address: broken.address }, { address: healthy.address }], retry: { maxAttempts: 2, codes: ['UNAVAILABLE'] } }]),
+    );
+    try {
+      // Until both connections are up, round robin has one replica to pick: wait for both.
+      await waitFor(async () => (await fetch(`${gateway.url}/v1/items/warm-up`)).ok && broken.count('GetItem') > 0 && healthy.count('GetItem') > 0);
+      const [brokenBefore, healthyBefore] = [broken.count('GetItem'), healthy.count('GetItem')];
+      const statuses = [];
+      for (let i = 0; i < 20; i++) statuses.push((await fetch(`${gateway.url}/v1/items/${i}`)).status);
+      assert.deepEqual(new Set(statuses), new Set([200]));
+      assert.ok(broken.count('GetItem') > brokenBefore, 'round robin sent some first attempts to the broken replica');
+      assert.equal(healthy.count('GetItem') - healthyBefore, 20, 'every request was answered by the healthy replica, retries included');
+    } finally {
+      await gateway.close();
+      await Promise.all([broken.close(), healthy.close()]);
     }
   });
 });
