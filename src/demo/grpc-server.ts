@@ -238,15 +238,16 @@ export async function startGrpcServer(
     );
   });
   const host = address.slice(0, address.lastIndexOf(':'));
-  return { address: `${host}:${port}`, server, close: () => shutdown(server) };
+  return { address: `${host}:${port}`, server, close: () => shutdownGrpcServer(server) };
 }
 
-function shutdown(server: grpc.Server): Promise<void> {
+/** Lets the calls in flight finish, for at most `graceMs`, then cuts the rest. */
+export function shutdownGrpcServer(server: grpc.Server, graceMs = shutdownGraceMs): Promise<void> {
   return new Promise((resolve) => {
     const deadline = setTimeout(() => {
       server.forceShutdown();
       resolve();
-    }, shutdownGraceMs);
+    }, graceMs);
     server.tryShutdown(() => {
       clearTimeout(deadline);
       resolve();
