@@ -88,14 +88,16 @@ export class Upstream {
     this.name = options.name;
     this.#observer = options.observer;
     // A bare channel: calls are driven on it directly, without grpc-js's Client layer (ChannelCall).
+    // One retry layer decides on failed calls: the gateway's (policies/retry.ts), with its budget.
+    // grpc-js's retries stay enabled only for what no retry policy covers: with no retryPolicy in
+    // the service config, it retries just a call that never reached the server application (not
+    // sent, or refused by a server that is going away), which is what a rolling restart causes.
     this.#channel = new grpc.Channel(options.target, grpc.credentials.createInsecure(), {
       'grpc.service_config': options.serviceConfig,
       'grpc.keepalive_time_ms': options.keepalive.timeMs,
       'grpc.keepalive_timeout_ms': options.keepalive.timeoutMs,
       'grpc.dns_min_time_between_resolutions_ms': 5_000,
       'grpc.enable_channelz': 0,
-      // One retry layer: the gateway's (policies/retry.ts), with its budget; grpc-js's own (and its transparent retries) stay off.
-      'grpc.enable_retries': 0,
     });
   }
 
