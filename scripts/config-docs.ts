@@ -12,6 +12,8 @@ interface SchemaNode {
   description?: string;
   default?: unknown;
   properties?: Record<string, SchemaNode>;
+  /** A map's value schema (TypeBox's Record), keyed by a name pattern. */
+  patternProperties?: Record<string, SchemaNode>;
   items?: SchemaNode;
   anyOf?: SchemaNode[];
   const?: unknown;
@@ -39,7 +41,15 @@ function walk(node: SchemaNode, prefix: string, rows: string[], required: Readon
     const requiredMark = required.has(name) ? ' (required)' : '';
     rows.push(`| \`${key}\` | ${typeOf(child)}${requiredMark} | ${defaultOf(child)} | ${child.description ?? ''} |`);
     if (isArrayOfObjects) walk(child.items!, `${key}[]`, rows, new Set(child.items!.required ?? []));
+    // A map of objects (services[].methods): its values' keys, under a placeholder for the map key.
+    const values = Object.values(child.patternProperties ?? {})[0];
+    if (values?.type === 'object' && values.properties) walk(values, `${key}.<${placeholderOf(name)}>`, rows, new Set(values.required ?? []));
   }
+}
+
+/** What a map's keys stand for, in the key column: `methods` → `RpcName`. */
+function placeholderOf(mapName: string): string {
+  return mapName === 'methods' ? 'RpcName' : 'name';
 }
 
 function typeOf(node: SchemaNode): string {
