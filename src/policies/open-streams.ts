@@ -21,10 +21,6 @@ export class OpenStreamsLimit implements UpstreamPolicy {
     public max: number,
   ) {}
 
-  get open(): number {
-    return this.#open;
-  }
-
   stream(next: StreamInvoker): StreamInvoker {
     return (call, listener) => {
       if (this.#open >= this.max) {
