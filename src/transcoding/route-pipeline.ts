@@ -1,19 +1,16 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { AuthModeName } from '../config/schema.js';
 import { GatewayError, unsupportedMediaTypeMessage } from '../errors/gateway-error.js';
-import type { CallContextFactory, Identity } from '../upstreams/call-context.js';
+import type { RouteGeneration } from '../lifecycle/live-routes.js';
+import { authenticate } from '../policies/auth.js';
+import type { Identity } from '../upstreams/call-context.js';
 import { PathDecodeError } from './path-template.js';
 import type { CompiledRoute, RouteSet } from './route-set.js';
 import { streamResponse, type ActiveStreams } from './stream-response.js';
 
 export interface PipelineDeps {
-  /** The route set in force (swapped on reload). */
-  routes(): RouteSet;
-  authenticate(request: FastifyRequest, mode: AuthModeName): Identity | undefined;
-  calls: CallContextFactory;
+  /** The config generation in force (swapped on reload). */
+  generation(): RouteGeneration;
   streams: ActiveStreams;
-  sseHeartbeatMs: number;
-  streamIdleTimeoutMs: number;
 }
 
 const jsonContentType = 'application/json; charset=utf-8';
@@ -22,6 +19,8 @@ type RouteHit = { value: CompiledRoute; params: ReadonlyMap<string, string> };
 
 declare module 'fastify' {
   interface FastifyRequest {
+    /** The config generation the request runs on, from its first stage to its last (decorated in app.ts). */
+    generation: RouteGeneration;
     /** The route the pipeline's onRequest stage matched (decorated in app.ts). */
     routeHit: RouteHit | undefined;
     /** The verified claims to forward upstream, once authenticated. */
@@ -47,10 +46,12 @@ export function createRoutePipeline(deps: PipelineDeps): RoutePipeline {
     onRequest(request) {
       const url = request.raw.url ?? '/';
       const queryStart = url.indexOf('?');
-      const hit = matchRoute(deps.routes(), request.method, queryStart < 0 ? url : url.slice(0, queryStart));
+      const generation = deps.generation();
+      request.generation = generation;
+      const hit = matchRoute(generation.routes, request.method, queryStart < 0 ? url : url.slice(0, queryStart));
       request.routeLabel = hit.value.label;
       request.routeHit = hit;
-      request.identity = deps.authenticate(request, hit.value.auth);
+      request.identity = authenticate(request, hit.value.auth, generation.auth);
     },
 
     async handler(request, reply) {
@@ -66,9 +67,12 @@ export function createRoutePipeline(deps: PipelineDeps): RoutePipeline {
         body: route.readsBody ? request.body : undefined,
         identity: request.identity,
       });
-      const ctx = deps.calls.forCall(request, reply, request.identity, route.timeoutMs, route.client.hashKey);
+      const ctx = request.generation.calls.forCall(request, reply, request.identity, route.timeoutMs, route.client.hashKey);
       const call = { service: route.service, rpc: route.rpc, request: message, ctx, idempotent: route.idempotent };
-      if (route.streaming) return streamResponse(request, reply, route, call, deps.streams, deps.sseHeartbeatMs, deps.streamIdleTimeoutMs);
+      if (route.streaming) {
+        const { sseHeartbeatMs, streamIdleTimeoutMs } = request.generation.config.server;
+        return streamResponse(request, reply, route, call, deps.streams, sseHeartbeatMs, streamIdleTimeoutMs);
+      }
 
       let response;
       try {
@@ -82,7 +86,8 @@ export function createRoutePipeline(deps: PipelineDeps): RoutePipeline {
   };
 }
 
-function matchRoute(routes: RouteSet, method: string, path: string): RouteHit {
+/** The route of `method` and `path`; a GatewayError 400, 404 or 405 (with Allow) when there is none. */
+export function matchRoute(routes: RouteSet, method: string, path: string): RouteHit {
   let match;
   try {
     match = routes.table.match(method, path);
