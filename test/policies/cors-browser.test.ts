@@ -3,6 +3,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import type { Browser } from 'playwright-core';
+import type { GatewayConfig } from '../../src/config/schema.js';
 import { startEchoUpstream, type EchoUpstream } from '../fixtures/echo-upstream.js';
 import { launchBrowser, openPage } from '../support/browser.js';
 import { startGateway, type RunningGateway } from '../support/gateway.js';
@@ -15,7 +16,8 @@ import { echoService, stackConfig } from '../transcoding-e2e/harness.js';
  * (scheme, host and port); only the first is in cors.origins. Each serves a page whose script
  * POSTs JSON to the gateway with credentials, so chromium sends a preflight first. All on
  * 127.0.0.1: the frontends are same-site with the gateway, so a cookie a frontend set goes
- * along with a credentialed call, as a session cookie would.
+ * along with a credentialed call, as a session cookie would. The last case reloads the config
+ * (gateway.live.reload, what the file watcher calls) and sees the browser follow the new origins.
  */
 
 interface PageServer {
@@ -83,14 +85,16 @@ before(async () => {
     startPageServer(frontendPage, pageHeaders),
     launchBrowser(),
   ]);
-  gateway = await startGateway(
-    stackConfig([echoService(upstream.address)], {
-      cors: { origins: [allowed.origin], credentials: true },
-      // The upstream records its metadata: a forwarded cookie shows the call was credentialed.
-      metadata: { forwardHeaders: ['cookie'] },
-    }),
-  );
+  gateway = await startGateway(configAllowing([allowed.origin]));
 });
+
+function configAllowing(origins: string[]): GatewayConfig {
+  return stackConfig([echoService(upstream.address)], {
+    cors: { origins, credentials: true },
+    // The upstream records its metadata: a forwarded cookie shows the call was credentialed.
+    metadata: { forwardHeaders: ['cookie'] },
+  });
+}
 
 after(async () => {
   await browser?.close();
@@ -140,5 +144,18 @@ describe('CORS in a real browser', () => {
       consoleErrors.some((text) => text.includes(stranger.origin) && /blocked by CORS policy/.test(text)),
       `chromium reported no CORS block: ${JSON.stringify(consoleErrors)}`,
     );
+  });
+
+  it('follows a config reload: a newly listed origin can call, a dropped one is blocked', async () => {
+    gateway.gateway.live.reload(configAllowing([allowed.origin, stranger.origin]));
+    const added = await callFrom(stranger.origin);
+    assert.ok('status' in added.outcome, `the origin added by the reload was refused: ${JSON.stringify(added.outcome)}`);
+    assert.equal(added.outcome.status, 200);
+    assert.equal(added.outcome.body.inner.leaf, stranger.origin);
+    assert.deepEqual(added.consoleErrors, []);
+
+    gateway.gateway.live.reload(configAllowing([stranger.origin]));
+    const dropped = await callFrom(allowed.origin);
+    assert.deepEqual(dropped.outcome, { error: 'TypeError: Failed to fetch' });
   });
 });
