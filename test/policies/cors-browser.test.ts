@@ -118,7 +118,7 @@ const preflights = (): number => gateway.logs.filter((line) => line['msg'] === '
 
 describe('CORS in a real browser', () => {
   it('lets a page of an allowed origin make a credentialed JSON call and read the answer', async () => {
-    const before = upstream.calls.length;
+    const callsBefore = upstream.calls.length;
     const preflightsBefore = preflights();
     const { outcome, consoleErrors } = await callFrom(allowed.origin);
     assert.ok('status' in outcome, `the allowed origin's call failed: ${JSON.stringify(outcome)}`);
@@ -126,7 +126,7 @@ describe('CORS in a real browser', () => {
     assert.equal(outcome.body.id, 'from-browser');
     assert.equal(outcome.body.inner.leaf, allowed.origin);
     assert.ok(outcome.requestId, 'x-request-id is not exposed to the page');
-    const call = upstream.calls.slice(before).find((c) => c.method === 'CreateItem');
+    const call = upstream.calls.slice(callsBefore).find((c) => c.method === 'CreateItem');
     assert.ok(call, 'the upstream received no CreateItem call');
     assert.deepEqual(call.metadata.get('cookie'), [sessionCookie]);
     await waitFor(() => preflights() > preflightsBefore);
@@ -134,12 +134,12 @@ describe('CORS in a real browser', () => {
   });
 
   it('blocks the call of a page whose origin is not listed: the preflight gets no grant and nothing reaches the upstream', async () => {
-    const before = createItemCalls();
+    const createItemsBefore = createItemCalls();
     const preflightsBefore = preflights();
     const { outcome, consoleErrors } = await callFrom(stranger.origin);
     assert.deepEqual(outcome, { error: 'TypeError: Failed to fetch' });
     await waitFor(() => preflights() > preflightsBefore);
-    assert.equal(createItemCalls(), before);
+    assert.equal(createItemCalls(), createItemsBefore);
     assert.ok(
       consoleErrors.some((text) => text.includes(stranger.origin) && /blocked by CORS policy/.test(text)),
       `chromium reported no CORS block: ${JSON.stringify(consoleErrors)}`,
