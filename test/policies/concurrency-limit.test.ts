@@ -38,7 +38,7 @@ describe('concurrency limit', () => {
     const other = await startEchoUpstream();
     const gateway = await startGateway(
       stackConfig([
-        { ...echoService(slow.address), concurrency: { max: 10 } },
+        { ...echoService(slow.address), timeoutMs: 10_000, concurrency: { max: 10 } },
         { name: 'extra', protoFiles: ['acceptance/v1/extra.proto'], service: 'acceptance.v1.ExtraService', address: other.address },
       ]),
     );
