@@ -5,6 +5,7 @@ import type { BoundedContext } from '../contexts/acl-route.js';
 import { moduleRouteCompiler } from '../contexts/module-routes.js';
 import { loadCatalog, type Catalog } from '../descriptors/catalog.js';
 import { createAuthenticator, type Authenticator } from '../policies/auth.js';
+import { compileClientAddress, type ClientAddressResolver } from '../policies/client-address.js';
 import { compileCors, type CorsPolicy } from '../policies/cors.js';
 import { compileRouteSet, type RouteSet } from '../transcoding/route-set.js';
 import { CallContextFactory } from '../upstreams/call-context.js';
@@ -32,6 +33,8 @@ export interface RouteGeneration {
   readonly auth: Authenticator | undefined;
   readonly cors: CorsPolicy;
   readonly calls: CallContextFactory;
+  /** Finds a request's client address, trusting server.trustedProxies' X-Forwarded-For. */
+  readonly clientAddress: ClientAddressResolver;
 }
 
 /**
@@ -86,6 +89,7 @@ export class LiveRoutes {
     const jwt = config.auth.jwt;
     const auth = jwt ? createAuthenticator(jwt) : undefined;
     const cors = compileCors(config.cors);
+    const clientAddress = compileClientAddress(config.server.trustedProxies);
     const calls = new CallContextFactory(config.metadata.forwardHeaders, Object.values(jwt?.forwardClaims ?? {}));
     const upstreams = this.#upstreams.prepare(config.services);
     let routes: RouteSet;
@@ -109,6 +113,7 @@ export class LiveRoutes {
       auth,
       cors,
       calls,
+      clientAddress,
     };
   }
 
