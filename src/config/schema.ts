@@ -86,7 +86,7 @@ const Server = Type.Object(
       Type.Array(Type.String({ minLength: 1 }), {
         default: [],
         description:
-          'Proxies (IP addresses or CIDRs such as 10.0.0.0/8, IPv4 or IPv6) whose X-Forwarded-For is believed: behind one, the client address is the right-most X-Forwarded-For entry that is not one of them; otherwise it is the connection\'s peer. Default none: any client can write that header.',
+          'Proxies (IP addresses or CIDRs such as 10.0.0.0/8, IPv4 or IPv6; loopback, linklocal and uniquelocal name the usual ranges) whose X-Forwarded-For is believed: behind one, the client address is the right-most X-Forwarded-For entry that is not one of them; otherwise it is the connection\'s peer. Default none: any client can write that header.',
       }),
     ),
     maxJsonDepth: Type.Optional(

@@ -133,6 +133,12 @@ describe('the resolver on its own', () => {
     assert.equal(compileClientAddress(['10.0.0.0/8'])(requestFrom('10.1.2.3', '::ffff:203.0.113.7')), '203.0.113.7');
   });
 
+  it('knows loopback, linklocal and uniquelocal as names of their ranges', () => {
+    assert.equal(compileClientAddress(['loopback'])(requestFrom('::1', '203.0.113.7')), '203.0.113.7');
+    assert.equal(compileClientAddress(['uniquelocal'])(requestFrom('192.168.1.9', '203.0.113.7, 172.16.0.4')), '203.0.113.7');
+    assert.equal(compileClientAddress(['linklocal'])(requestFrom('192.168.1.9', '203.0.113.7')), '192.168.1.9');
+  });
+
   it('gives nothing for a connection already gone', () => {
     assert.equal(compileClientAddress([])(requestFrom(undefined)), undefined);
     assert.equal(compileClientAddress(['10.0.0.0/8'])(requestFrom(undefined, '203.0.113.7')), undefined);
