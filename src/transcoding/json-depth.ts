@@ -1,7 +1,7 @@
 /*
  * V8's JSON.parse is iterative and takes a million nested arrays in its stride, but much of
  * what reads a parsed document recurses: JSON.parse's reviver (exact-json.ts uses one for long
- * integers) overflows the stack somewhere past 10,000 levels, JSON.stringify sooner, and the
+ * integers) and JSON.stringify overflow the stack a few thousand levels down, and the
  * binding walks messages level by level. So nesting is bounded on the text, before any of it
  * runs: one pass over the characters, counting brackets outside strings. It does not validate
  * the JSON; JSON.parse does that next.
