@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import type { Gateway } from '../app.js';
 import { findProtoFile } from '../descriptors/proto-files.js';
+import { applyConnectionTimeouts } from '../lifecycle/connection-timeouts.js';
 import { loadConfigFile } from './load.js';
 import type { GatewayConfig } from './schema.js';
 
@@ -46,6 +47,7 @@ export function watchConfig(file: string, gateway: Gateway, pollMs = 2000): void
     try {
       config = loadConfigFile(file);
       const generation = gateway.live.reload(config);
+      applyConnectionTimeouts(gateway.app.server, config.server);
       gateway.metrics.configReloaded('applied');
       gateway.app.log.info(
         { reason, version: generation.version, hash: generation.hash, bindings: generation.routes.table.entries.length },

@@ -5,6 +5,7 @@ import type { BoundedContext } from '../contexts/acl-route.js';
 import { moduleRouteCompiler } from '../contexts/module-routes.js';
 import { loadCatalog, type Catalog } from '../descriptors/catalog.js';
 import { createAuthenticator, type Authenticator } from '../policies/auth.js';
+import { compileClientAddress, type ClientAddressResolver } from '../policies/client-address.js';
 import { compileCors, type CorsPolicy } from '../policies/cors.js';
 import { compileOverload } from '../policies/overload-shedding.js';
 import { compileRouteSet, type RouteSet } from '../transcoding/route-set.js';
@@ -35,6 +36,8 @@ export interface RouteGeneration {
   /** Load-shedding thresholds; undefined when shedding is off. */
   readonly overload: OverloadConfig | undefined;
   readonly calls: CallContextFactory;
+  /** Finds a request's client address, trusting server.trustedProxies' X-Forwarded-For. */
+  readonly clientAddress: ClientAddressResolver;
 }
 
 /**
@@ -89,6 +92,7 @@ export class LiveRoutes {
     const jwt = config.auth.jwt;
     const auth = jwt ? createAuthenticator(jwt) : undefined;
     const cors = compileCors(config.cors);
+    const clientAddress = compileClientAddress(config.server.trustedProxies);
     const calls = new CallContextFactory(config.metadata.forwardHeaders, Object.values(jwt?.forwardClaims ?? {}));
     const upstreams = this.#upstreams.prepare(config.services);
     let routes: RouteSet;
@@ -113,6 +117,7 @@ export class LiveRoutes {
       cors,
       overload: compileOverload(config.server.overload),
       calls,
+      clientAddress,
     };
   }
 
