@@ -3,6 +3,7 @@ import type { GatewayConfig, ServiceConfig } from '../config/schema.js';
 import type { BoundedContext } from '../contexts/acl-route.js';
 import { moduleRouteCompiler } from '../contexts/module-routes.js';
 import { loadCatalog, type Catalog } from '../descriptors/catalog.js';
+import { breakingChanges, BreakingReloadError } from '../transcoding/breaking-changes.js';
 import { compileRouteSet, type RouteSet } from '../transcoding/route-set.js';
 import type { UpstreamClient } from '../upstreams/upstream-client.js';
 import { UpstreamPool, type PoolObserver, type ServiceStatus } from '../upstreams/upstream-pool.js';
@@ -45,9 +46,12 @@ export class LiveRoutes {
     return this.#current;
   }
 
-  /** Compiles `config` and swaps it in; throws (leaving the old routes) when it is invalid. */
+  /**
+   * Compiles `config` and swaps it in; throws (leaving the old routes) when it is invalid, or
+   * when it would break clients of the routes in force and does not set reload.allowBreaking.
+   */
   reload(config: GatewayConfig): RouteGeneration {
-    this.#current = this.#compile(config);
+    this.#current = this.#compile(config, this.#current);
     this.#logRoutes(this.#current);
     return this.#current;
   }
@@ -62,17 +66,21 @@ export class LiveRoutes {
     this.#upstreams.close();
   }
 
-  #compile(config: GatewayConfig): RouteGeneration {
+  #compile(config: GatewayConfig, previous?: RouteGeneration): RouteGeneration {
     const catalog = loadCatalog(config.protos.includeDirs, config.services);
     const upstreams = this.#upstreams.prepare(config.services);
     let routes: RouteSet;
+    let breaks: string[] = [];
     try {
       routes = compileRouteSet(catalog, upstreams.clients, moduleRouteCompiler(this.contexts, config.auth.jwt !== undefined));
+      if (previous) breaks = breakingChanges(previous.routes, routes);
+      if (breaks.length > 0 && !config.reload.allowBreaking) throw new BreakingReloadError(breaks);
     } catch (err) {
       upstreams.discard();
       throw err;
     }
     upstreams.commit(config.shutdown.graceMs);
+    if (breaks.length > 0) this.log.warn({ breaks }, `reload applied with ${breaks.length} breaking change(s), as reload.allowBreaking allows`);
     const services = new Map(config.services.map((service) => [service.name, service]));
     return { version: this.#version++, config, services, catalog, clients: upstreams.clients, routes };
   }
