@@ -22,7 +22,7 @@ import type { CompiledRoute, RouteSet, TranscodedRoute } from './route-set.js';
 export function breakingChanges(before: RouteSet, after: RouteSet): string[] {
   const breaks: string[] = [];
   const now = new Map(after.table.entries.map((entry) => [routeOf(entry), entry.value]));
-  const messages = new MessageComparison(breaks);
+  const messages = new MessageComparison();
   for (const entry of before.table.entries) {
     const route = routeOf(entry);
     const was = entry.value;
@@ -37,7 +37,8 @@ export function breakingChanges(before: RouteSet, after: RouteSet): string[] {
       messages.compare(was.output, is.output);
     }
   }
-  return [...new Set(breaks)];
+  // Routes first, in route table order; then fields, in the order the messages were reached.
+  return [...new Set([...breaks, ...messages.breaks])];
 }
 
 /** A reload refused because it would break clients; `breaks` lists why, one sentence each. */
@@ -71,9 +72,8 @@ function bindingChanges(describe: string, was: TranscodedRoute, is: TranscodedRo
 
 /** Walks message pairs once each, so shared and recursive messages are compared once. */
 class MessageComparison {
+  readonly breaks: string[] = [];
   readonly #seen = new Set<string>();
-
-  constructor(private readonly breaks: string[]) {}
 
   compare(was: DescMessage, is: DescMessage): void {
     if (!this.#firstVisit(`${was.typeName} ${is.typeName}`)) return;
