@@ -27,10 +27,11 @@ export function breakingChanges(before: RouteSet, after: RouteSet): string[] {
     const route = routeOf(entry);
     const was = entry.value;
     const is = now.get(route);
+    const kind = was.kind === 'binding' ? 'binding' : 'route module';
     if (!is) {
-      breaks.push(`${was.kind === 'binding' ? 'binding' : 'route module'} removed: ${route} (${servedBy(was)})`);
+      breaks.push(`${kind} removed: ${route} (${servedBy(was)})`);
     } else if (servedBy(is) !== servedBy(was)) {
-      breaks.push(`binding changed: ${route} now maps to ${servedBy(is)} instead of ${servedBy(was)}`);
+      breaks.push(`${kind} changed: ${route} now maps to ${servedBy(is)} instead of ${servedBy(was)}`);
     } else if (was.kind === 'binding' && is.kind === 'binding') {
       breaks.push(...bindingChanges(`${route} (${servedBy(was)})`, was, is));
       messages.compare(was.input, is.input);
