@@ -471,7 +471,7 @@ const Logging = Type.Object(
 const Metrics = Type.Object(
   {
     enabled: Type.Optional(
-      Type.Boolean({ default: true, description: 'Serve /metrics and record the request and upstream metrics; false turns both off.' }),
+      Type.Boolean({ default: true, description: 'Serve /metrics; false answers 404 there. Recording goes on (it is cheap), so a reload that turns it back on loses no counts.' }),
     ),
   },
   { additionalProperties: false, default: {} },
@@ -544,6 +544,8 @@ export interface GatewayConfig {
   metadata: { forwardHeaders: string[] };
   /** Absolute path of the file it came from, when it came from one (used by reload). */
   source?: string;
+  /** "sha256:<hex>" of that file's bytes. */
+  sourceHash?: string;
 }
 
 /** Thresholds of load shedding; 0 turns one off. */

@@ -91,7 +91,7 @@ ${extra}`,
     assert.match(message, /reload\.allowBreaking: true/);
     assert.ok(message.includes('binding removed: GET /v1/{name=projects/*/items/*} (acceptance.v1.EchoService/GetItem)'), message);
     const record = logs.find((line) => line['msg'] === message)!;
-    assert.deepEqual((record['err'] as { breaks: string[] }).breaks, ['binding removed: GET /v1/{name=projects/*/items/*} (acceptance.v1.EchoService/GetItem)']);
+    assert.deepEqual(record['breaks'], ['binding removed: GET /v1/{name=projects/*/items/*} (acceptance.v1.EchoService/GetItem)']);
     assert.equal(gateway.live.current.version, version);
     assert.equal(await status('/v1/projects/p1/items/i1'), 200);
   });
