@@ -1,6 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { AuthModeName } from '../config/schema.js';
 import { GatewayError, unsupportedMediaTypeMessage } from '../errors/gateway-error.js';
+import { checkScopes } from '../policies/scopes.js';
 import type { CallContextFactory, Identity } from '../upstreams/call-context.js';
 import { PathDecodeError } from './path-template.js';
 import type { CompiledRoute, RouteSet } from './route-set.js';
@@ -9,7 +10,8 @@ import { streamResponse, type ActiveStreams } from './stream-response.js';
 export interface PipelineDeps {
   /** The route set in force (swapped on reload). */
   routes(): RouteSet;
-  authenticate(request: FastifyRequest, mode: AuthModeName): Identity | undefined;
+  /** Synchronous unless a JWKS verifies the token (policies/auth.ts). */
+  authenticate(request: FastifyRequest, mode: AuthModeName): Identity | undefined | Promise<Identity>;
   calls: CallContextFactory;
   streams: ActiveStreams;
   sseHeartbeatMs: number;
@@ -31,14 +33,16 @@ declare module 'fastify' {
 
 /**
  * The one request pipeline of every route, declarative binding or route module alike:
- * match → authenticate → read and bind the body → validate → call → render. The first two
- * stages run in `onRequest`, before Fastify reads the body: an unknown path is a 404, a wrong
- * method a 405 and a missing token a 401, whatever the body's size or content type. The rest
+ * match → authenticate (and check scopes) → read and bind the body → validate → call → render.
+ * The first two stages run in `onRequest`, before Fastify reads the body: an unknown path is a
+ * 404, a wrong method a 405, a missing token a 401 and a missing scope a 403, whatever the
+ * body's size or content type. `onRequest` returns a Promise only while a token's JWKS key is
+ * looked up; a cached or locally verified token goes through synchronously. The rest
  * is the handler. Errors of every stage leave through the one error handler
  * (errors/error-handler.ts).
  */
 export interface RoutePipeline {
-  onRequest(request: FastifyRequest): void;
+  onRequest(request: FastifyRequest): void | Promise<void>;
   handler(request: FastifyRequest, reply: FastifyReply): Promise<unknown>;
 }
 
@@ -50,7 +54,16 @@ export function createRoutePipeline(deps: PipelineDeps): RoutePipeline {
       const hit = matchRoute(deps.routes(), request.method, queryStart < 0 ? url : url.slice(0, queryStart));
       request.routeLabel = hit.value.label;
       request.routeHit = hit;
-      request.identity = deps.authenticate(request, hit.value.auth);
+      const route = hit.value;
+      const identity = deps.authenticate(request, route.auth);
+      if (identity instanceof Promise) {
+        return identity.then((verified) => {
+          request.identity = verified;
+          checkScopes(verified, route.scopes);
+        });
+      }
+      request.identity = identity;
+      checkScopes(identity, route.scopes);
     },
 
     async handler(request, reply) {

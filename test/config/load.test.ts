@@ -52,7 +52,7 @@ describe('config validation', () => {
 
   test('refuses JWT-protected services when no JWT key is configured', () => {
     assert.deepEqual(problemsOf({ services: [service({ auth: 'required' })] }), ['services[0].auth: "required" needs auth.jwt to be configured']);
-    assert.deepEqual(problemsOf({ auth: { jwt: {} } }), ['auth.jwt: needs secret (or PORTICO_JWT_SECRET) or publicKeyFile']);
+    assert.deepEqual(problemsOf({ auth: { jwt: {} } }), ['auth.jwt: needs secret (or PORTICO_JWT_SECRET), publicKeyFile or jwksUrl, or an issuers list']);
   });
 
   test('applies defaults, resolves include dirs from the config file and lets the environment override', () => {
@@ -101,7 +101,7 @@ describe('config validation', () => {
     const raw = { services: [service({ auth: 'required' })], auth: { jwt: { secret: 'a-secret-of-sixteen-chars' } } };
     assert.deepEqual(problemsOf(raw, { PORT: 'eighty' }), ['PORT: must be an integer from 0 to 65535, got "eighty"']);
     // A configured but incomplete auth.jwt is named once, not also reported as missing.
-    assert.deepEqual(problemsOf({ ...raw, auth: { jwt: {} } }), ['auth.jwt: needs secret (or PORTICO_JWT_SECRET) or publicKeyFile']);
+    assert.deepEqual(problemsOf({ ...raw, auth: { jwt: {} } }), ['auth.jwt: needs secret (or PORTICO_JWT_SECRET), publicKeyFile or jwksUrl, or an issuers list']);
   });
 });
 
@@ -138,9 +138,9 @@ describe('auth.jwt keys and algorithms', () => {
 
   test('refuses an algorithm without the key of its family', () => {
     assert.deepEqual(problemsOf({ auth: { jwt: { publicKeyFile: rsaKey, algorithms: ['HS256', 'RS256'] } } }), ['auth.jwt.algorithms: HS256 needs auth.jwt.secret (or PORTICO_JWT_SECRET)']);
-    assert.deepEqual(problemsOf({ auth: { jwt: { secret, algorithms: ['HS256', 'RS256', 'EdDSA'] } } }), ['auth.jwt.algorithms: RS256, EdDSA need auth.jwt.publicKeyFile']);
+    assert.deepEqual(problemsOf({ auth: { jwt: { secret, algorithms: ['HS256', 'RS256', 'EdDSA'] } } }), ['auth.jwt.algorithms: RS256, EdDSA need auth.jwt.publicKeyFile or auth.jwt.jwksUrl']);
     assert.deepEqual(problemsOf({ auth: { jwt: { secret, algorithms: ['RS256'] } } }), [
-      'auth.jwt.algorithms: RS256 needs auth.jwt.publicKeyFile',
+      'auth.jwt.algorithms: RS256 needs auth.jwt.publicKeyFile or auth.jwt.jwksUrl',
       'auth.jwt.algorithms: a secret is configured (auth.jwt.secret or PORTICO_JWT_SECRET) but no HS256/384/512 algorithm is listed',
     ]);
   });
