@@ -158,7 +158,12 @@ function resolveJwt(jwt: RawJwt, baseDir: string, env: NodeJS.ProcessEnv, proble
   const issuers = (jwt.issuers ?? []).map((entry, i) => resolveIssuer(`auth.jwt.issuers[${i}]`, entry, shared, baseDir, problems) as JwtConfig['issuers'][number]);
   const hasKeys = implicit.secret !== undefined || implicit.publicKey !== undefined || implicit.jwksUrl !== undefined || jwt.publicKeyFile !== undefined;
   if (!hasKeys && issuers.length === 0) problems.push('auth.jwt: needs secret (or PORTICO_JWT_SECRET), publicKeyFile or jwksUrl, or an issuers list');
-  if (!hasKeys && jwt.algorithms) problems.push('auth.jwt.algorithms: auth.jwt itself has no key (secret, publicKeyFile or jwksUrl); set algorithms in each issuers[] entry');
+  // jwksRefreshSec and clockToleranceSec are inherited by the entries; these three would apply to no issuer.
+  for (const unused of ['algorithms', 'issuer', 'audience'] as const) {
+    if (!hasKeys && issuers.length > 0 && jwt[unused] !== undefined) {
+      problems.push(`auth.jwt.${unused}: auth.jwt itself has no key (secret, publicKeyFile or jwksUrl), so this applies to nothing; set it in the issuers[] entries`);
+    }
+  }
   const seen = new Map<string, string>();
   for (const { key, issuer } of hasKeys ? [implicit, ...issuers] : issuers) {
     if (issuer === undefined) continue;
@@ -227,7 +232,7 @@ function algorithmFamilyProblems(jwt: IssuerConfig, keyAlgorithms: readonly stri
   const publicKeyName = jwt.jwksUrl !== undefined ? 'jwksUrl' : 'publicKeyFile';
   if (hmac.length > 0 && !jwt.secret) problems.push(`${key}.algorithms: ${hmac.join(', ')} ${hmac.length === 1 ? 'needs' : 'need'} ${secretName}`);
   if (asymmetric.length > 0 && !publicKeys) problems.push(`${key}.algorithms: ${asymmetric.join(', ')} ${asymmetric.length === 1 ? 'needs' : 'need'} ${key}.publicKeyFile or ${key}.jwksUrl`);
-  if (jwt.secret && hmac.length === 0) problems.push(`${key}.algorithms: a secret is configured (${secretName}) but no HS256/384/512 algorithm is listed`);
+  if (jwt.secret && hmac.length === 0) problems.push(`${key}.algorithms: a secret is configured (${key === 'auth.jwt' ? 'auth.jwt.secret or PORTICO_JWT_SECRET' : secretName}) but no HS256/384/512 algorithm is listed`);
   if (publicKeys && asymmetric.length === 0) problems.push(`${key}.algorithms: ${publicKeyName} is configured but no RS*, PS*, ES* or EdDSA algorithm is listed`);
   const unsuited = keyAlgorithms ? asymmetric.filter((a) => !keyAlgorithms.includes(a)) : [];
   if (unsuited.length > 0) problems.push(`${key}.algorithms: ${unsuited.join(', ')} cannot be verified with the key in publicKeyFile (it suits ${keyAlgorithms!.join(', ')})`);
