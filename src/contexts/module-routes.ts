@@ -1,4 +1,5 @@
 import { create, type Registry } from '@bufbuild/protobuf';
+import type { AuthModeName } from '../config/schema.js';
 import { ProtoLoadError } from '../descriptors/proto-files.js';
 import { GatewayError } from '../errors/gateway-error.js';
 import type { GrpcCodeName } from '../errors/status-codes.js';
@@ -6,7 +7,6 @@ import { invalidRequest } from '../transcoding/invalid-request.js';
 import { parsePathTemplate } from '../transcoding/path-template.js';
 import { messageJsonWriter } from '../transcoding/response-json.js';
 import { routeAccess, type ModuleRoute, type ModuleRouteCompiler, type UnmountedContext } from '../transcoding/route-set.js';
-import type { AuthModeName } from '../config/schema.js';
 import type { RouteEntry } from '../transcoding/route-table.js';
 import type { UpstreamClient } from '../upstreams/upstream-client.js';
 import { compileRpc } from '../upstreams/upstream.js';
