@@ -1,54 +1,30 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
-import fp from 'fastify-plugin';
+import type { FastifyRequest } from 'fastify';
 import { issuersOf, type AuthModeName, type JwtConfig } from '../config/schema.js';
 import { GatewayError } from '../errors/gateway-error.js';
 import { GrpcStatus } from '../errors/status-codes.js';
 import type { Identity } from '../upstreams/call-context.js';
-import { JwksKeySets, JwksUnavailableError } from './jwks-key-set.js';
+import { JwksUnavailableError, type JwksKeySet, type JwksKeySets } from './jwks-key-set.js';
 import { recordScopes } from './scopes.js';
 import { createIssuerVerifier, unverifiedHeaderAndIssuer, type IssuerVerifier } from './token-verifier.js';
 import { VerifiedTokenCache } from './verified-token-cache.js';
 
-/**
- * Synchronous for a cached token and for a token verified with a key held (secret, PEM): no
- * request waits a turn. A Promise only when a JWKS verifies the token, as its key may have to
- * be fetched.
- */
-export type Authenticate = (request: FastifyRequest, mode: AuthModeName) => Identity | undefined | Promise<Identity>;
-
-declare module 'fastify' {
-  interface FastifyInstance {
-    /** Verifies the bearer token as `mode` demands and returns the claims to forward. */
-    authenticate: Authenticate;
-  }
-}
-
 const challenge = { 'www-authenticate': 'Bearer' };
 
 /**
- * JWT bearer authentication. The route pipeline calls `authenticate` with the matched route's
- * mode, before the body is read (transcoding/route-pipeline.ts). The JWKS key sets outlive the
- * authenticator (they are fetched once per URL, see jwks-key-set.ts) and close with the app.
+ * JWT bearer authentication of one request as its route's `mode` demands, with the
+ * authenticator of the config generation the request runs on. The route pipeline calls it
+ * before the body is read (transcoding/route-pipeline.ts). Synchronous for a cached token and
+ * for one verified with a key held (secret, PEM: fast-jwt), so no request waits a turn; a
+ * Promise only when a JWKS verifies the token, as its key may have to be fetched. Every
+ * failure is a 401: a malformed header is not a 400, because to the client it is the same
+ * problem as a missing token.
  */
-async function authPlugin(app: FastifyInstance, { jwt }: { jwt: JwtConfig | undefined }): Promise<void> {
-  const keySets = new JwksKeySets(app.log);
-  app.decorate('authenticate', createAuthenticate(jwt, keySets));
-  app.addHook('onClose', async () => keySets.close());
-}
-
-/**
- * The authentication step of one configuration. Every failure is a 401: a malformed header is
- * not a 400, because to the client it is the same problem as a missing token.
- */
-export function createAuthenticate(jwt: JwtConfig | undefined, keySets: JwksKeySets): Authenticate {
-  const identify = jwt ? createAuthenticator(jwt, keySets).identify : undefined;
-  return (request, mode) => {
-    if (mode === 'none') return undefined;
-    const header = request.headers.authorization;
-    if (mode === 'optional' && header === undefined) return undefined;
-    if (!identify) throw new GatewayError(GrpcStatus.INTERNAL, 'authentication is required but auth.jwt is not configured');
-    return identify(header);
-  };
+export function authenticate(request: FastifyRequest, mode: AuthModeName, authenticator: Authenticator | undefined): Identity | undefined | Promise<Identity> {
+  if (mode === 'none') return undefined;
+  const header = request.headers.authorization;
+  if (mode === 'optional' && header === undefined) return undefined;
+  if (!authenticator) throw new GatewayError(GrpcStatus.INTERNAL, 'authentication is required but auth.jwt is not configured');
+  return authenticator.identify(header);
 }
 
 export interface Authenticator {
@@ -56,6 +32,8 @@ export interface Authenticator {
   identify(authorization: string | undefined): Identity | Promise<Identity>;
   /** The verified tokens it remembers. */
   readonly cache: VerifiedTokenCache;
+  /** The JWKS key sets its issuers verify with (long-lived: owned by LiveRoutes' JwksKeySets). */
+  readonly keySets: readonly JwksKeySet[];
 }
 
 /**
@@ -114,7 +92,7 @@ export function createAuthenticator(jwt: JwtConfig, keySets: JwksKeySets): Authe
       },
     );
   };
-  return { identify, cache };
+  return { identify, cache, keySets: issuers.flatMap((issuer) => (issuer.keys ? [issuer.keys] : [])) };
 }
 
 /**
@@ -169,5 +147,3 @@ function describeJwtFailure(err: unknown): string {
       return 'invalid bearer token';
   }
 }
-
-export default fp(authPlugin, { name: 'portico-auth' });

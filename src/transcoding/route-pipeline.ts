@@ -1,21 +1,17 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { AuthModeName } from '../config/schema.js';
 import { GatewayError, unsupportedMediaTypeMessage } from '../errors/gateway-error.js';
+import type { RouteGeneration } from '../lifecycle/live-routes.js';
+import { authenticate } from '../policies/auth.js';
 import { checkScopes } from '../policies/scopes.js';
-import type { CallContextFactory, Identity } from '../upstreams/call-context.js';
+import type { Identity } from '../upstreams/call-context.js';
 import { PathDecodeError } from './path-template.js';
 import type { CompiledRoute, RouteSet } from './route-set.js';
 import { streamResponse, type ActiveStreams } from './stream-response.js';
 
 export interface PipelineDeps {
-  /** The route set in force (swapped on reload). */
-  routes(): RouteSet;
-  /** Synchronous unless a JWKS verifies the token (policies/auth.ts). */
-  authenticate(request: FastifyRequest, mode: AuthModeName): Identity | undefined | Promise<Identity>;
-  calls: CallContextFactory;
+  /** The config generation in force (swapped on reload). */
+  generation(): RouteGeneration;
   streams: ActiveStreams;
-  sseHeartbeatMs: number;
-  streamIdleTimeoutMs: number;
 }
 
 const jsonContentType = 'application/json; charset=utf-8';
@@ -24,6 +20,8 @@ type RouteHit = { value: CompiledRoute; params: ReadonlyMap<string, string> };
 
 declare module 'fastify' {
   interface FastifyRequest {
+    /** The config generation the request runs on, from its first stage to its last (decorated in app.ts). */
+    generation: RouteGeneration;
     /** The route the pipeline's onRequest stage matched (decorated in app.ts). */
     routeHit: RouteHit | undefined;
     /** The verified claims to forward upstream, once authenticated. */
@@ -51,11 +49,13 @@ export function createRoutePipeline(deps: PipelineDeps): RoutePipeline {
     onRequest(request) {
       const url = request.raw.url ?? '/';
       const queryStart = url.indexOf('?');
-      const hit = matchRoute(deps.routes(), request.method, queryStart < 0 ? url : url.slice(0, queryStart));
+      const generation = deps.generation();
+      request.generation = generation;
+      const hit = matchRoute(generation.routes, request.method, queryStart < 0 ? url : url.slice(0, queryStart));
       request.routeLabel = hit.value.label;
       request.routeHit = hit;
       const route = hit.value;
-      const identity = deps.authenticate(request, route.auth);
+      const identity = authenticate(request, route.auth, generation.auth);
       if (identity instanceof Promise) {
         return identity.then((verified) => {
           request.identity = verified;
@@ -79,9 +79,12 @@ export function createRoutePipeline(deps: PipelineDeps): RoutePipeline {
         body: route.readsBody ? request.body : undefined,
         identity: request.identity,
       });
-      const ctx = deps.calls.forCall(request, reply, request.identity, route.timeoutMs, route.client.hashKey);
+      const ctx = request.generation.calls.forCall(request, reply, request.identity, route.timeoutMs, route.client.hashKey);
       const call = { service: route.service, rpc: route.rpc, request: message, ctx, idempotent: route.idempotent };
-      if (route.streaming) return streamResponse(request, reply, route, call, deps.streams, deps.sseHeartbeatMs, deps.streamIdleTimeoutMs);
+      if (route.streaming) {
+        const { sseHeartbeatMs, streamIdleTimeoutMs } = request.generation.config.server;
+        return streamResponse(request, reply, route, call, deps.streams, sseHeartbeatMs, streamIdleTimeoutMs);
+      }
 
       let response;
       try {
@@ -95,7 +98,8 @@ export function createRoutePipeline(deps: PipelineDeps): RoutePipeline {
   };
 }
 
-function matchRoute(routes: RouteSet, method: string, path: string): RouteHit {
+/** The route of `method` and `path`; a GatewayError 400, 404 or 405 (with Allow) when there is none. */
+export function matchRoute(routes: RouteSet, method: string, path: string): RouteHit {
   let match;
   try {
     match = routes.table.match(method, path);
