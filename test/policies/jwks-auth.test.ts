@@ -264,4 +264,28 @@ describe('JWKS refresh, rotation and outages', () => {
       await jwks.close();
     }
   });
+
+  it('keeps a JWKS across a reload that names the same URL, and takes an issuer a reload adds', async () => {
+    const key = await signingKey('kept');
+    const jwks = await new JwksServer([key.jwk]).listen();
+    const gateway = await startGateway(jwksConfig(jwks.url, 300));
+    try {
+      const token = await sign(key, claims);
+      assert.equal((await get(gateway, token)).status, 200);
+      const partnerToken = hmacToken({ sub: 'bob', iss: 'partner-idp' }, partnerSecret);
+      assertEnvelope(await get(gateway, partnerToken), 401, 'UNAUTHENTICATED');
+      const fetched = jwks.requests;
+      gateway.gateway.live.reload(
+        stackConfig([echoRequired()], {
+          auth: { jwt: { jwksUrl: jwks.url, issuer: login, algorithms: ['RS256'], jwksRefreshSec: 300, issuers: [{ issuer: 'partner-idp', secret: partnerSecret }] } },
+        }),
+      );
+      assert.equal((await get(gateway, await sign(key, { ...claims, sub: 'carol' }))).status, 200);
+      assert.equal((await get(gateway, partnerToken)).status, 200);
+      assert.equal(jwks.requests, fetched, 'the reload fetched the JWKS again');
+    } finally {
+      await gateway.close();
+      await jwks.close();
+    }
+  });
 });
