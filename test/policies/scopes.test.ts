@@ -1,6 +1,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import Type from 'typebox';
 import { ConfigError } from '../../src/config/load.js';
+import { defineAclRoute, type BoundedContext } from '../../src/contexts/acl-route.js';
+import { startDemoBackends } from '../../src/demo/backends.js';
+import { demoConfig, demoJwtSecret } from '../../src/demo/demo-config.js';
+import { CompanySchema, CompanySelectorService } from '../../src/gen/company-selector/v1/company_selector_pb.js';
 import { startEchoUpstream, type EchoUpstream } from '../fixtures/echo-upstream.js';
 import { assertEnvelope, echoService, request, stackConfig } from '../transcoding-e2e/harness.js';
 import { signToken, startGateway, testJwtSecret, type RunningGateway } from '../support/gateway.js';
@@ -69,5 +74,49 @@ describe('scopes', () => {
       () => stackConfig([{ ...echoService(upstream.address), methods: { GetItem: { scopes: ['items:read'] } } }]),
       (err: unknown) => err instanceof ConfigError && err.problems.includes('services[0].methods.GetItem.scopes: scopes are read from a verified token and need auth.jwt to be configured'),
     );
+  });
+});
+
+describe('scopes of route modules', () => {
+  // A route module that declares no auth: its service's scopes make it require a token.
+  const companies: BoundedContext = {
+    name: 'companies',
+    prefix: '/v2/companies',
+    service: 'company-selector',
+    routes: [
+      defineAclRoute({
+        method: 'GET',
+        url: '/{ticker}',
+        summary: 'one company',
+        auth: 'none',
+        schema: { params: Type.Object({ ticker: Type.String() }) },
+        rpc: CompanySelectorService.method.getCompany,
+        toRequest: ({ params }) => ({ ticker: params.ticker }),
+        reply: CompanySchema,
+        toReply: (company) => ({ ticker: company.ticker, name: company.name }),
+      }),
+    ],
+  };
+
+  it('come from the service config, the RPC scopes included', async () => {
+    const backends = await startDemoBackends({ streamIntervalMs: 0 });
+    const config = demoConfig(backends.addresses, {});
+    const service = config.services.find((s) => s.name === 'company-selector')!;
+    service.scopes = ['companies:read'];
+    service.methods = { GetCompany: { scopes: ['companies:detail'] } };
+    const demo = await startGateway(config, { contexts: [companies] });
+    try {
+      const get = (claims?: Record<string, unknown>) =>
+        request(demo, '/v2/companies/AAPL', claims ? { headers: bearer(signToken({ sub: 'alice', ...claims }, { key: demoJwtSecret })) } : {});
+      assertEnvelope(await get(), 401, 'UNAUTHENTICATED');
+      const lacking = assertEnvelope(await get({ scope: 'companies:read' }), 403, 'PERMISSION_DENIED');
+      assert.equal(lacking.message, 'the bearer token lacks the scope companies:detail');
+      assert.equal((await get({ scope: 'companies:read companies:detail' })).status, 200);
+      const doc = (await request(demo, '/openapi.json')).json as { paths: Record<string, Record<string, { security?: unknown }>> };
+      assert.deepEqual(doc.paths['/v2/companies/{ticker}']!['get']!.security, [{ bearerAuth: ['companies:read', 'companies:detail'] }]);
+    } finally {
+      await demo.close();
+      await backends.close();
+    }
   });
 });
