@@ -5,7 +5,7 @@ import { GrpcStatus } from '../errors/status-codes.js';
 import type { Identity } from '../upstreams/call-context.js';
 import { JwksUnavailableError, type JwksKeySet, type JwksKeySets } from './jwks-key-set.js';
 import { recordScopes } from './scopes.js';
-import { createIssuerVerifier, unverifiedHeaderAndIssuer, type IssuerVerifier } from './token-verifier.js';
+import { createIssuerVerifier, unverifiedIssuer, type IssuerVerifier } from './token-verifier.js';
 import { VerifiedTokenCache } from './verified-token-cache.js';
 
 const challenge = { 'www-authenticate': 'Bearer' };
@@ -74,13 +74,12 @@ export function createAuthenticator(jwt: JwtConfig, keySets: JwksKeySets): Authe
     if (token.length > jwt.maxTokenBytes) throw GatewayError.http(401, tooLong, [], challenge);
     const cached = cache.get(token, Date.now());
     if (cached) return cached;
-    const { algorithm, issuer: iss } = unverifiedHeaderAndIssuer(token, issuers.length > 1);
-    const issuer = issuers.length === 1 ? issuers[0]! : ((iss !== undefined ? byIss.get(iss) : undefined) ?? fallback);
+    const issuer = issuers.length === 1 ? issuers[0]! : (byIss.get(unverifiedIssuer(token) ?? '') ?? fallback);
     if (!issuer) throw GatewayError.http(401, 'the bearer token is not from an accepted issuer', [], challenge);
     const generation = issuer.keys?.generation ?? 0;
     let verified;
     try {
-      verified = issuer.verify(token, algorithm);
+      verified = issuer.verify(token);
     } catch (err) {
       throw GatewayError.http(401, describeJwtFailure(err), [], challenge);
     }

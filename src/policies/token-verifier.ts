@@ -10,7 +10,7 @@ type Payload = Record<string, unknown>;
  * (secret, PEM; fast-jwt), as a Promise with a JWKS (jose), whose key may have to be fetched.
  * Throws (or rejects with) a fast-jwt TokenError or a jose error.
  */
-export type TokenVerifier = (token: string, algorithm: string | undefined) => Payload | Promise<Payload>;
+export type TokenVerifier = (token: string) => Payload | Promise<Payload>;
 
 /** One issuer's verifier and the JWKS it verifies with, if any. */
 export interface IssuerVerifier {
@@ -49,9 +49,10 @@ export function createIssuerVerifier(issuer: IssuerConfig, keySets: JwksKeySets)
       ? fastJwt(issuer.publicKey, keyAlgorithms)
       : undefined;
   if (!hmac || !publicKey) return { config: issuer, verify: (hmac ?? publicKey)!, keys };
-  const verify: TokenVerifier = (token, algorithm) => {
+  const verify: TokenVerifier = (token) => {
+    const algorithm = algorithmOf(token);
     if (algorithm === undefined) throw new TokenError(TokenError.codes.malformed, 'The token header is not valid.');
-    return (isHmacAlgorithm(algorithm) ? hmac : publicKey)(token, algorithm);
+    return (isHmacAlgorithm(algorithm) ? hmac : publicKey)(token);
   };
   return { config: issuer, verify, keys };
 }
@@ -68,14 +69,17 @@ function jwksVerifier(issuer: IssuerConfig, keys: JwksKeySet, algorithms: string
   return async (token) => (await jwtVerify(token, keys.key, options)).payload;
 }
 
-/** The `alg` of a compact JWS header and the `iss` of its payload, neither verified; undefined where unreadable. */
-export function unverifiedHeaderAndIssuer(token: string, withIssuer: boolean): { algorithm: string | undefined; issuer: string | undefined } {
+/** The `alg` of a compact JWS header, or undefined when the header is not readable. */
+function algorithmOf(token: string): string | undefined {
+  const end = token.indexOf('.');
+  return end <= 0 ? undefined : stringMember(token.slice(0, end), 'alg');
+}
+
+/** The `iss` of a compact JWS payload, not verified; undefined when unreadable. */
+export function unverifiedIssuer(token: string): string | undefined {
   const headerEnd = token.indexOf('.');
-  if (headerEnd <= 0) return { algorithm: undefined, issuer: undefined };
-  const algorithm = stringMember(token.slice(0, headerEnd), 'alg');
-  if (!withIssuer) return { algorithm, issuer: undefined };
-  const payloadEnd = token.indexOf('.', headerEnd + 1);
-  return { algorithm, issuer: payloadEnd < 0 ? undefined : stringMember(token.slice(headerEnd + 1, payloadEnd), 'iss') };
+  const payloadEnd = headerEnd < 0 ? -1 : token.indexOf('.', headerEnd + 1);
+  return payloadEnd < 0 ? undefined : stringMember(token.slice(headerEnd + 1, payloadEnd), 'iss');
 }
 
 function stringMember(base64url: string, name: string): string | undefined {
