@@ -124,8 +124,9 @@ export async function buildApp(config: GatewayConfig, options: BuildOptions = {}
     exposeHeadRoute: false,
     onRequest: (request, _reply, done) => {
       try {
-        pipeline.onRequest(request);
-        done();
+        const pending = pipeline.onRequest(request);
+        if (pending) pending.then(() => done(), done);
+        else done();
       } catch (err) {
         done(err as Error);
       }

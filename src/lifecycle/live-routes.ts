@@ -6,6 +6,7 @@ import { moduleRouteCompiler } from '../contexts/module-routes.js';
 import { loadCatalog, type Catalog } from '../descriptors/catalog.js';
 import { createAuthenticator, type Authenticator } from '../policies/auth.js';
 import { compileClientAddress, type ClientAddressResolver } from '../policies/client-address.js';
+import { JwksKeySets } from '../policies/jwks-key-set.js';
 import { compileCors, type CorsPolicy } from '../policies/cors.js';
 import { compileOverload } from '../policies/overload-shedding.js';
 import { breakingChanges, BreakingReloadError } from '../transcoding/breaking-changes.js';
@@ -51,6 +52,8 @@ export class LiveRoutes {
   #current: RouteGeneration;
   #version = 1;
   readonly #upstreams: UpstreamPool;
+  /** The JWKS key sets of the issuers in force: a reload that names the same URL keeps its keys. */
+  readonly #keySets: JwksKeySets;
 
   constructor(
     config: GatewayConfig,
@@ -59,6 +62,7 @@ export class LiveRoutes {
     private readonly contexts: readonly BoundedContext[] = [],
   ) {
     this.#upstreams = new UpstreamPool(observer);
+    this.#keySets = new JwksKeySets(log);
     this.#current = this.#compile(config);
     this.#logRoutes(this.#current);
   }
@@ -84,15 +88,16 @@ export class LiveRoutes {
     return this.#upstreams.status();
   }
 
-  /** Closes every upstream channel, those of retired generations still draining included. */
+  /** Closes every upstream channel, those of retired generations still draining included, and stops refreshing the JWKS. */
   close(): void {
     this.#upstreams.close();
+    this.#keySets.close();
   }
 
   #compile(config: GatewayConfig, previous?: RouteGeneration): RouteGeneration {
     const catalog = loadCatalog(config.protos.includeDirs, config.services);
     const jwt = config.auth.jwt;
-    const auth = jwt ? createAuthenticator(jwt) : undefined;
+    const auth = jwt ? createAuthenticator(jwt, this.#keySets) : undefined;
     const cors = compileCors(config.cors);
     const clientAddress = compileClientAddress(config.server.trustedProxies);
     const calls = new CallContextFactory(config.metadata.forwardHeaders, Object.values(jwt?.forwardClaims ?? {}));
@@ -105,9 +110,12 @@ export class LiveRoutes {
       if (breaks.length > 0 && !config.reload.allowBreaking) throw new BreakingReloadError(breaks);
     } catch (err) {
       upstreams.discard();
+      // Key sets this config alone named stop refreshing; the generation in force keeps its own.
+      this.#keySets.retain(this.#current?.auth?.keySets ?? []);
       throw err;
     }
     upstreams.commit(config.shutdown.graceMs);
+    this.#keySets.retain(auth?.keySets ?? []);
     if (breaks.length > 0) this.log.warn({ breaks }, `reload applied with ${breaks.length} breaking change(s), as reload.allowBreaking allows`);
     const services = new Map(config.services.map((service) => [service.name, service]));
     return {
