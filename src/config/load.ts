@@ -90,6 +90,7 @@ export function normaliseConfig(raw: unknown, { baseDir, env }: { baseDir: strin
     metrics: { enabled: input.metrics!.enabled! },
     openapi: { enabled: input.openapi!.enabled! },
     metadata: { forwardHeaders: input.metadata!.forwardHeaders! },
+    ...(input.admin && { admin: { port: input.admin.port, host: input.admin.host! } }),
   };
 
   applyEnvironment(config, env, problems);
@@ -97,6 +98,11 @@ export function normaliseConfig(raw: unknown, { baseDir, env }: { baseDir: strin
   // Node refuses to start a server whose headers timeout outlasts its request timeout.
   if (config.server.headersTimeoutMs > config.server.requestTimeoutMs) {
     problems.push(`server.headersTimeoutMs: must be at most server.requestTimeoutMs (${config.server.requestTimeoutMs}), got ${config.server.headersTimeoutMs}`);
+  }
+
+  // Port 0 asks the system for a free port, so two zeros never collide.
+  if (config.admin && config.admin.port !== 0 && config.admin.port === config.server.port) {
+    problems.push(`admin.port: must differ from server.port (${config.server.port}); the admin listener never shares the public port`);
   }
 
   const names = new Set<string>();

@@ -117,7 +117,7 @@ describe('ServiceHealth', () => {
     health.setAddresses(['a', 'b']);
     fail('a', 3);
     health.setAddresses(['b']);
-    assert.deepEqual(health.replicaHealth(), [{ address: 'b', health: 'unknown' }]);
+    assert.deepEqual(health.replicaHealth(), [{ address: 'b', health: 'unknown', connected: false, inFlight: 0 }]);
     health.close();
     assert.deepEqual(events.filter((e) => e.endsWith('removed')), ['a removed', 'b removed']);
   });
