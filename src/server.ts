@@ -96,7 +96,7 @@ async function main(): Promise<void> {
     await gateway.app.close();
     return;
   }
-  drainOnSignals(gateway, config.shutdown);
+  drainOnSignals(gateway);
   const reloader = config.source ? watchConfig(config.source, gateway) : undefined;
   // Read at start only, like server.port: a reload never moves or opens the admin listener.
   const admin = config.admin && { app: buildAdminApp(gateway, reloader), at: config.admin };

@@ -65,14 +65,14 @@ export function watchConfig(file: string, gateway: Gateway, pollMs = 2000): Conf
     try {
       config = loadConfigFile(file);
       const generation = gateway.live.reload(config);
-      gateway.metrics?.configReloaded('applied');
+      gateway.metrics.configReloaded('applied');
       gateway.app.log.info(
         { reason, version: generation.version, hash: generation.hash, bindings: generation.routes.table.entries.length },
         `config version ${generation.version} (${generation.hash}) in force`,
       );
       outcome = { applied: generation };
     } catch (err) {
-      gateway.metrics?.configReloaded('rejected');
+      gateway.metrics.configReloaded('rejected');
       const { version, hash } = gateway.live.current;
       gateway.app.log.error({ reason, version, hash }, `config reload rejected, version ${version} keeps serving: ${(err as Error).message}`);
       lastRejected = { at: new Date(), reason: (err as Error).message };

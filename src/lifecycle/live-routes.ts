@@ -1,11 +1,12 @@
 import crypto from 'node:crypto';
 import type { FastifyBaseLogger } from 'fastify';
-import type { GatewayConfig, ServiceConfig } from '../config/schema.js';
+import type { GatewayConfig, OverloadConfig, ServiceConfig } from '../config/schema.js';
 import type { BoundedContext } from '../contexts/acl-route.js';
 import { moduleRouteCompiler } from '../contexts/module-routes.js';
 import { loadCatalog, type Catalog } from '../descriptors/catalog.js';
 import { createAuthenticator, type Authenticator } from '../policies/auth.js';
 import { compileCors, type CorsPolicy } from '../policies/cors.js';
+import { compileOverload } from '../policies/overload-shedding.js';
 import { compileRouteSet, type RouteSet } from '../transcoding/route-set.js';
 import { CallContextFactory } from '../upstreams/call-context.js';
 import type { UpstreamClient } from '../upstreams/upstream-client.js';
@@ -31,6 +32,8 @@ export interface RouteGeneration {
   /** Undefined without auth.jwt. */
   readonly auth: Authenticator | undefined;
   readonly cors: CorsPolicy;
+  /** Load-shedding thresholds; undefined when shedding is off. */
+  readonly overload: OverloadConfig | undefined;
   readonly calls: CallContextFactory;
 }
 
@@ -108,6 +111,7 @@ export class LiveRoutes {
       routes,
       auth,
       cors,
+      overload: compileOverload(config.server.overload),
       calls,
     };
   }

@@ -2,6 +2,8 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { GatewayError, unsupportedMediaTypeMessage } from '../errors/gateway-error.js';
 import type { RouteGeneration } from '../lifecycle/live-routes.js';
 import { authenticate } from '../policies/auth.js';
+import { shedIfOverloaded, type PressureSample } from '../policies/overload-shedding.js';
+import { refuseDeclaredOversize } from './body-limit.js';
 import type { Identity } from '../upstreams/call-context.js';
 import { PathDecodeError } from './path-template.js';
 import type { CompiledRoute, RouteSet } from './route-set.js';
@@ -10,6 +12,8 @@ import { streamResponse, type ActiveStreams } from './stream-response.js';
 export interface PipelineDeps {
   /** The config generation in force (swapped on reload). */
   generation(): RouteGeneration;
+  /** The last load sample, for load shedding. */
+  pressure(): PressureSample;
   streams: ActiveStreams;
 }
 
@@ -30,9 +34,10 @@ declare module 'fastify' {
 
 /**
  * The one request pipeline of every route, declarative binding or route module alike:
- * match → authenticate → read and bind the body → validate → call → render. The first two
- * stages run in `onRequest`, before Fastify reads the body: an unknown path is a 404, a wrong
- * method a 405 and a missing token a 401, whatever the body's size or content type. The rest
+ * shed when overloaded → match → authenticate → read and bind the body → validate → call →
+ * render. The stages up to authentication run in `onRequest`, before Fastify reads the body:
+ * an unknown path is a 404, a wrong method a 405 and a missing token a 401, whatever the
+ * body's size or content type; a declared oversized body is a 413 then too. The rest
  * is the handler. Errors of every stage leave through the one error handler
  * (errors/error-handler.ts).
  */
@@ -48,10 +53,12 @@ export function createRoutePipeline(deps: PipelineDeps): RoutePipeline {
       const queryStart = url.indexOf('?');
       const generation = deps.generation();
       request.generation = generation;
+      if (generation.overload) shedIfOverloaded(request, generation.overload, deps.pressure());
       const hit = matchRoute(generation.routes, request.method, queryStart < 0 ? url : url.slice(0, queryStart));
       request.routeLabel = hit.value.label;
       request.routeHit = hit;
       request.identity = authenticate(request, hit.value.auth, generation.auth);
+      if (hit.value.readsBody) refuseDeclaredOversize(request, generation.config.server.bodyLimit);
     },
 
     async handler(request, reply) {
