@@ -104,7 +104,7 @@ export class UpstreamPool {
     };
   }
 
-  /** The services in force with their replicas' health and breaker state, in config order. */
+  /** The services in force with their replicas, breaker and concurrency limit, in config order. */
   status(): ServiceStatus[] {
     return [...this.#current.values()].map((upstream) => ({
       name: upstream.channel.name,
