@@ -65,10 +65,7 @@ export function buildAdminApp(gateway: Gateway, reloader: ConfigReloader | undef
 
   admin.get('/admin/upstreams', async () => ({ services: gateway.live.upstreamStatus() }));
 
-  admin.get('/admin/routes', async () => ({
-    metricsEnabled: gateway.metrics !== undefined,
-    routes: gateway.metrics ? await readRouteStats(gateway.metrics.registry) : [],
-  }));
+  admin.get('/admin/routes', async () => ({ routes: await readRouteStats(gateway.metrics.registry) }));
 
   gateway.app.addHook('onClose', async () => {
     await admin.close();

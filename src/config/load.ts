@@ -15,6 +15,7 @@ import {
   type RetryConfig,
   type ServiceConfig,
 } from './schema.js';
+import { trustedProxyProblem } from '../policies/client-address.js';
 import { healthCheckDefaults, outlierDetectionDefaults } from '../upstreams/health/service-health.js';
 
 export class ConfigError extends Error {
@@ -64,8 +65,11 @@ export function normaliseConfig(raw: unknown, { baseDir, env }: { baseDir: strin
         maxHeapUsedBytes: server.overload!.maxHeapUsedBytes!,
         maxRssBytes: server.overload!.maxRssBytes!,
       },
+      trustedProxies: server.trustedProxies!,
+      maxJsonDepth: server.maxJsonDepth!,
     },
     shutdown: { delayMs: input.shutdown!.delayMs!, graceMs: input.shutdown!.graceMs! },
+    reload: { allowBreaking: input.reload!.allowBreaking! },
     protos: { includeDirs: input.protos!.includeDirs!.map((dir) => path.resolve(baseDir, dir)) },
     services: input.services!.map((s) => ({
       name: s.name,
@@ -99,6 +103,11 @@ export function normaliseConfig(raw: unknown, { baseDir, env }: { baseDir: strin
   if (config.server.headersTimeoutMs > config.server.requestTimeoutMs) {
     problems.push(`server.headersTimeoutMs: must be at most server.requestTimeoutMs (${config.server.requestTimeoutMs}), got ${config.server.headersTimeoutMs}`);
   }
+
+  config.server.trustedProxies.forEach((entry, i) => {
+    const problem = trustedProxyProblem(entry);
+    if (problem) problems.push(`server.trustedProxies[${i}]: ${problem}`);
+  });
 
   // Port 0 asks the system for a free port, so two zeros never collide.
   if (config.admin && config.admin.port !== 0 && config.admin.port === config.server.port) {
