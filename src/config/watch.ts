@@ -24,10 +24,11 @@ export interface ConfigReloader {
 }
 
 /**
- * Reloads the whole config (every key but server.port and server.host) when the config file or
- * one of its .proto files changes
- * (polled, because Kubernetes ConfigMap updates swap a symlink that fs.watch misses) or on
- * SIGHUP. An invalid file is logged and the routes in force keep serving.
+ * Reloads the whole config (every key but server.port, server.host and admin) when the config
+ * file or one of its .proto files changes
+ * (polled, because Kubernetes ConfigMap updates swap a symlink that fs.watch misses), on
+ * SIGHUP, and when the returned reloader is asked (POST /admin/reload). An invalid file is
+ * logged, remembered as lastRejected, and the routes in force keep serving.
  */
 export function watchConfig(file: string, gateway: Gateway, pollMs = 2000): ConfigReloader {
   let lastRejected: RejectedReload | undefined;
