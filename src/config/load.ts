@@ -96,6 +96,7 @@ export function normaliseConfig(raw: unknown, { baseDir, env }: { baseDir: strin
     metrics: { enabled: input.metrics!.enabled! },
     openapi: { enabled: input.openapi!.enabled! },
     metadata: { forwardHeaders: input.metadata!.forwardHeaders! },
+    ...(input.admin && { admin: { port: input.admin.port, host: input.admin.host! } }),
   };
 
   applyEnvironment(config, env, problems);
@@ -109,6 +110,11 @@ export function normaliseConfig(raw: unknown, { baseDir, env }: { baseDir: strin
     const problem = trustedProxyProblem(entry);
     if (problem) problems.push(`server.trustedProxies[${i}]: ${problem}`);
   });
+
+  // Port 0 asks the system for a free port, so two zeros never collide.
+  if (config.admin && config.admin.port !== 0 && config.admin.port === config.server.port) {
+    problems.push(`admin.port: must differ from server.port (${config.server.port}); the admin listener never shares the public port`);
+  }
 
   const names = new Set<string>();
   config.services.forEach((s, i) => {

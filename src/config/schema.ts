@@ -570,6 +570,20 @@ const Metadata = Type.Object(
   { additionalProperties: false, default: {} },
 );
 
+const Admin = Type.Object(
+  {
+    port: { ...Port, description: 'Port of the admin listener (/admin/: config, reload, log level, upstreams, status page). Setting it turns the listener on; it must differ from server.port. Read at start only.' },
+    host: Type.Optional(
+      Type.String({
+        minLength: 1,
+        default: '127.0.0.1',
+        description: 'Address of the admin listener. It has no authentication: keep it on loopback or a private network. Read at start only.',
+      }),
+    ),
+  },
+  { additionalProperties: false, description: 'A second listener for operators; off unless configured.' },
+);
+
 export const ConfigSchema = Type.Object(
   {
     server: Type.Optional(Server),
@@ -584,6 +598,7 @@ export const ConfigSchema = Type.Object(
     metrics: Type.Optional(Metrics),
     openapi: Type.Optional(OpenApi),
     metadata: Type.Optional(Metadata),
+    admin: Type.Optional(Admin),
   },
   { additionalProperties: false },
 );
@@ -618,6 +633,8 @@ export interface GatewayConfig {
   metrics: { enabled: boolean };
   openapi: { enabled: boolean };
   metadata: { forwardHeaders: string[] };
+  /** Absent: no admin listener. */
+  admin?: { port: number; host: string };
   /** Absolute path of the file it came from, when it came from one (used by reload). */
   source?: string;
   /** "sha256:<hex>" of that file's bytes. */

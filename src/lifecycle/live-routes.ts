@@ -83,7 +83,7 @@ export class LiveRoutes {
     return this.#current;
   }
 
-  /** Each service in force with its replicas' health and breaker state (for /readyz). */
+  /** Each service in force with its replicas, breaker and concurrency limit (for /readyz and /admin/upstreams). */
   upstreamStatus(): ServiceStatus[] {
     return this.#upstreams.status();
   }
