@@ -4,7 +4,7 @@ import type { BoundedContext } from '../contexts/acl-route.js';
 import { moduleRouteCompiler } from '../contexts/module-routes.js';
 import { loadCatalog, type Catalog } from '../descriptors/catalog.js';
 import { compileRouteSet, type RouteSet } from '../transcoding/route-set.js';
-import type { UpstreamClient } from '../upstreams/upstream-client.js';
+import type { UpstreamClient, UpstreamPolicy } from '../upstreams/upstream-client.js';
 import { UpstreamPool, type PoolObserver, type ServiceStatus } from '../upstreams/upstream-pool.js';
 import type { UpstreamObserver } from '../upstreams/upstream.js';
 
@@ -35,8 +35,10 @@ export class LiveRoutes {
     observer: PoolObserver,
     private readonly log: FastifyBaseLogger,
     private readonly contexts: readonly BoundedContext[] = [],
+    /** The client spans of tracing, fixed at start: every generation's upstream chains end with it. */
+    clientSpans?: UpstreamPolicy,
   ) {
-    this.#upstreams = new UpstreamPool(observer);
+    this.#upstreams = new UpstreamPool(observer, clientSpans);
     this.#current = this.#compile(config);
     this.#logRoutes(this.#current);
   }
