@@ -57,8 +57,16 @@ export class Tracing {
     this.#propagator.inject(trace.setSpan(ROOT_CONTEXT, span), metadata, metadataSetter);
   }
 
-  /** Exports what is buffered, then stops. */
-  close(): Promise<void> {
-    return this.#provider.shutdown();
+  /**
+   * Exports what is buffered, then stops; waits `timeoutMs` at most, so that an unreachable
+   * collector cannot hold up shutdown. A failed last export is already in the log.
+   */
+  async close(timeoutMs = 2000): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, timeoutMs);
+    });
+    await Promise.race([this.#provider.shutdown().catch(() => undefined), timeout]);
+    clearTimeout(timer);
   }
 }
