@@ -15,9 +15,7 @@ import { createGatewayLogger } from './observability/logging.js';
 import { GatewayMetrics, noMetrics } from './observability/metrics.js';
 import { registerOpenApi } from './openapi/openapi-plugin.js';
 import { requestIdOf } from './observability/request-id.js';
-import { ClientSpans } from './observability/tracing/client-spans.js';
-import serverSpans from './observability/tracing/server-spans.js';
-import { Tracing } from './observability/tracing/tracing.js';
+import type { GatewayTracing } from './observability/tracing/gateway-tracing.js';
 import authPlugin from './policies/auth.js';
 import overloadShedding from './policies/overload-shedding.js';
 import corsPlugin from './policies/cors.js';
@@ -82,14 +80,16 @@ export async function buildApp(config: GatewayConfig, options: BuildOptions = {}
     }
   });
 
-  // Tracing is decided here, once (it is not reloadable): off, no hook and no policy of it exists.
-  const tracing = config.tracing.enabled ? new Tracing(config.tracing, app.log) : undefined;
-  const live = new LiveRoutes(config, metrics ?? noMetrics, app.log, options.contexts, tracing && new ClientSpans(tracing));
+  // Tracing is decided here, once (it is not reloadable): off, none of it is even loaded.
+  const tracing: GatewayTracing | undefined = config.tracing.enabled
+    ? (await import('./observability/tracing/gateway-tracing.js')).startTracing(config.tracing, app.log)
+    : undefined;
+  const live = new LiveRoutes(config, metrics ?? noMetrics, app.log, options.contexts, tracing?.clientSpans);
   const readiness = new Readiness(() => live.current.version);
   const streams = new ActiveStreams();
   const calls = new CallContextFactory(config.metadata.forwardHeaders, Object.values(config.auth.jwt?.forwardClaims ?? {}));
 
-  if (tracing) await app.register(serverSpans, { tracing });
+  if (tracing) await tracing.register(app);
   await app.register(httpObservability, { metrics: metrics ?? noMetrics });
   await app.register(connectionPolicy, { readiness });
   await app.register(overloadShedding, { overload: config.server.overload });
