@@ -476,7 +476,7 @@ const Tracing = Type.Object(
     exporter: Type.Optional(
       Type.Union([Type.Literal('otlp-http'), Type.Literal('otlp-grpc')], {
         default: 'otlp-http',
-        description: 'otlp-http posts protobuf to <endpoint>/v1/traces; otlp-grpc calls the collector\'s TraceService at <endpoint>. Restart only.',
+        description: 'otlp-http posts protobuf to the endpoint + /v1/traces; otlp-grpc calls the collector\'s TraceService at the endpoint. Restart only.',
       }),
     ),
     endpoint: Type.Optional(
