@@ -458,7 +458,7 @@ const Logging = Type.Object(
 const Metrics = Type.Object(
   {
     enabled: Type.Optional(
-      Type.Boolean({ default: true, description: 'Serve /metrics and record the request and upstream metrics; false turns both off.' }),
+      Type.Boolean({ default: true, description: 'Serve /metrics; false answers 404 there. Recording goes on (it is cheap), so a reload that turns it back on loses no counts.' }),
     ),
   },
   { additionalProperties: false, default: {} },
@@ -566,6 +566,8 @@ export interface GatewayConfig {
   metadata: { forwardHeaders: string[] };
   /** Absolute path of the file it came from, when it came from one (used by reload). */
   source?: string;
+  /** "sha256:<hex>" of that file's bytes. */
+  sourceHash?: string;
 }
 
 /** OpenTelemetry tracing, read once at start (observability/tracing/). */
