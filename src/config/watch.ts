@@ -5,8 +5,8 @@ import { loadConfigFile } from './load.js';
 import type { GatewayConfig } from './schema.js';
 
 /**
- * Reloads the whole config (every key but server.port, server.host and tracing) when the config file or
- * one of its .proto files changes
+ * Reloads the whole config (every key but server.port, server.host and tracing) when the config
+ * file or one of its .proto files changes
  * (polled, because Kubernetes ConfigMap updates swap a symlink that fs.watch misses) or on
  * SIGHUP. An invalid file is logged and the routes in force keep serving.
  */

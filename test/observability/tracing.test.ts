@@ -59,6 +59,11 @@ function only(spans: readonly ReceivedSpan[], kind: number): ReceivedSpan {
   return matching[0]!;
 }
 
+/** The policy names of each upstream chain in force, outermost first. */
+function chains(gateway: RunningGateway): string[][] {
+  return [...gateway.gateway.live.current.clients.values()].map((client) => client.policies.map((policy) => policy.name));
+}
+
 function requestLines(gateway: RunningGateway, requestId: string): Record<string, unknown>[] {
   return gateway.logs.filter((line) => line['requestId'] === requestId);
 }
@@ -72,6 +77,7 @@ describe('tracing', () => {
     await withTracing({ enabled: true, serviceName: 'portico-test' }, async ({ gateway, upstream, receiver }) => {
       gatewayPort = gateway.port;
       upstreamPort = Number(upstream.address.split(':')[1]);
+      assert.ok(chains(gateway).every((chain) => chain.at(-1) === 'client-spans'), 'the client spans are the last link before the channel');
       const response = await fetch(`${gateway.url}/v1/items/7`, { headers: { 'user-agent': 'tracing-test' } });
       assert.equal(response.status, 200);
       requestId = response.headers.get('x-request-id')!;
@@ -270,6 +276,7 @@ describe('tracing', () => {
   it("off (the default): a client's traceparent reaches the upstream unchanged, nothing is exported and no trace id is added anywhere", async () => {
     const traceparent = `00-${hexId(16)}-${hexId(8)}-01`;
     await withTracing({}, async ({ gateway, upstream, receiver }) => {
+      assert.ok(chains(gateway).every((chain) => !chain.includes('client-spans')), 'no tracing policy in the chain');
       const ok = await fetch(`${gateway.url}/v1/items/1`, { headers: { traceparent, tracestate: 'vendor=opaque' } });
       assert.equal(ok.status, 200);
       const call = upstream.calls.find((c) => c.method === 'GetItem');
