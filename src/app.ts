@@ -17,8 +17,10 @@ import { registerOpenApi } from './openapi/openapi-plugin.js';
 import { requestIdOf } from './observability/request-id.js';
 import type { GatewayTracing } from './observability/tracing/gateway-tracing.js';
 import pressureSampler from './policies/overload-shedding.js';
+import clientAddress from './policies/client-address.js';
 import corsPlugin from './policies/cors.js';
 import { parseJsonExact } from './transcoding/exact-json.js';
+import { exceedsJsonDepth } from './transcoding/json-depth.js';
 import { ActiveStreams } from './transcoding/stream-response.js';
 import { limitChunkedBody } from './transcoding/body-limit.js';
 import { createRoutePipeline, matchRoute } from './transcoding/route-pipeline.js';
@@ -70,9 +72,20 @@ export async function buildApp(config: GatewayConfig, options: BuildOptions = {}
     ...connectionTimeoutOptions(config.server),
   });
 
+  // Tracing is decided here, once (it is not reloadable): off, none of it is even loaded.
+  const tracing: GatewayTracing | undefined = config.tracing.enabled
+    ? (await import('./observability/tracing/gateway-tracing.js')).startTracing(config.tracing, app.log)
+    : undefined;
+  const live = new LiveRoutes(config, metrics, app.log, options.contexts, tracing?.clientSpans);
+
   app.removeContentTypeParser(['application/json', 'text/plain']);
-  app.addContentTypeParser(jsonMediaType, { parseAs: 'string' }, (_request, body, done) => {
+  app.addContentTypeParser(jsonMediaType, { parseAs: 'string' }, (request, body, done) => {
     if (body === '') return done(null, undefined);
+    // The catch-all pinned its request's generation in onRequest; other routes read the one in force.
+    const { maxJsonDepth } = (request.generation ?? live.current).config.server;
+    if (exceedsJsonDepth(body as string, maxJsonDepth)) {
+      return done(GatewayError.http(400, `request body nests JSON deeper than ${maxJsonDepth} levels (server.maxJsonDepth)`), undefined);
+    }
     try {
       done(null, parseJsonExact(body as string));
     } catch (err) {
@@ -80,19 +93,15 @@ export async function buildApp(config: GatewayConfig, options: BuildOptions = {}
     }
   });
 
-  // Tracing is decided here, once (it is not reloadable): off, none of it is even loaded.
-  const tracing: GatewayTracing | undefined = config.tracing.enabled
-    ? (await import('./observability/tracing/gateway-tracing.js')).startTracing(config.tracing, app.log)
-    : undefined;
-  const live = new LiveRoutes(config, metrics, app.log, options.contexts, tracing?.clientSpans);
   // Only OPTIONS reaches the not-found handler on a known path (CORS off): a 405 with Allow then.
   installErrorHandling(app, (method, path) => matchRoute(live.current.routes, method, path));
   const readiness = new Readiness(() => live.current.version);
   metrics.watchConfigVersion(() => live.current.version);
   const streams = new ActiveStreams();
 
+  await app.register(clientAddress, { resolver: () => live.current.clientAddress });
   if (tracing) await tracing.register(app);
-  await app.register(httpObservability, { metrics: metrics });
+  await app.register(httpObservability, { metrics });
   await app.register(connectionPolicy, { readiness });
   await app.register(pressureSampler);
   await app.register(corsPlugin, { policy: () => live.current.cors });
@@ -121,8 +130,9 @@ export async function buildApp(config: GatewayConfig, options: BuildOptions = {}
     exposeHeadRoute: false,
     onRequest: (request, _reply, done) => {
       try {
-        pipeline.onRequest(request);
-        done();
+        const pending = pipeline.onRequest(request);
+        if (pending) pending.then(() => done(), done);
+        else done();
       } catch (err) {
         done(err as Error);
       }

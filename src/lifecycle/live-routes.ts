@@ -5,8 +5,11 @@ import type { BoundedContext } from '../contexts/acl-route.js';
 import { moduleRouteCompiler } from '../contexts/module-routes.js';
 import { loadCatalog, type Catalog } from '../descriptors/catalog.js';
 import { createAuthenticator, type Authenticator } from '../policies/auth.js';
+import { compileClientAddress, type ClientAddressResolver } from '../policies/client-address.js';
+import { JwksKeySets } from '../policies/jwks-key-set.js';
 import { compileCors, type CorsPolicy } from '../policies/cors.js';
 import { compileOverload } from '../policies/overload-shedding.js';
+import { breakingChanges, BreakingReloadError } from '../transcoding/breaking-changes.js';
 import { compileRouteSet, type RouteSet } from '../transcoding/route-set.js';
 import { CallContextFactory } from '../upstreams/call-context.js';
 import type { UpstreamClient, UpstreamPolicy } from '../upstreams/upstream-client.js';
@@ -35,6 +38,8 @@ export interface RouteGeneration {
   /** Load-shedding thresholds; undefined when shedding is off. */
   readonly overload: OverloadConfig | undefined;
   readonly calls: CallContextFactory;
+  /** Finds a request's client address, trusting server.trustedProxies' X-Forwarded-For. */
+  readonly clientAddress: ClientAddressResolver;
 }
 
 /**
@@ -47,6 +52,8 @@ export class LiveRoutes {
   #current: RouteGeneration;
   #version = 1;
   readonly #upstreams: UpstreamPool;
+  /** The JWKS key sets of the issuers in force: a reload that names the same URL keeps its keys. */
+  readonly #keySets: JwksKeySets;
 
   constructor(
     config: GatewayConfig,
@@ -57,6 +64,7 @@ export class LiveRoutes {
     clientSpans?: UpstreamPolicy,
   ) {
     this.#upstreams = new UpstreamPool(observer, clientSpans);
+    this.#keySets = new JwksKeySets(log);
     this.#current = this.#compile(config);
     this.#logRoutes(this.#current);
   }
@@ -67,10 +75,11 @@ export class LiveRoutes {
 
   /**
    * Compiles `config` and swaps it in; throws (leaving the old generation serving) when it is
-   * invalid. The log level follows the new file's (or LOG_LEVEL's).
+   * invalid, or when it would break clients of the routes in force and does not set
+   * reload.allowBreaking. The log level follows the new file's (or LOG_LEVEL's).
    */
   reload(config: GatewayConfig): RouteGeneration {
-    this.#current = this.#compile(config);
+    this.#current = this.#compile(config, this.#current);
     this.log.level = config.logging.level;
     this.#logRoutes(this.#current);
     return this.#current;
@@ -81,26 +90,35 @@ export class LiveRoutes {
     return this.#upstreams.status();
   }
 
-  /** Closes every upstream channel, those of retired generations still draining included. */
+  /** Closes every upstream channel, those of retired generations still draining included, and stops refreshing the JWKS. */
   close(): void {
     this.#upstreams.close();
+    this.#keySets.close();
   }
 
-  #compile(config: GatewayConfig): RouteGeneration {
+  #compile(config: GatewayConfig, previous?: RouteGeneration): RouteGeneration {
     const catalog = loadCatalog(config.protos.includeDirs, config.services);
     const jwt = config.auth.jwt;
-    const auth = jwt ? createAuthenticator(jwt) : undefined;
+    const auth = jwt ? createAuthenticator(jwt, this.#keySets) : undefined;
     const cors = compileCors(config.cors);
+    const clientAddress = compileClientAddress(config.server.trustedProxies);
     const calls = new CallContextFactory(config.metadata.forwardHeaders, Object.values(jwt?.forwardClaims ?? {}));
     const upstreams = this.#upstreams.prepare(config.services);
     let routes: RouteSet;
+    let breaks: string[] = [];
     try {
       routes = compileRouteSet(catalog, upstreams.clients, moduleRouteCompiler(this.contexts, config.auth.jwt !== undefined));
+      if (previous) breaks = breakingChanges(previous.routes, routes);
+      if (breaks.length > 0 && !config.reload.allowBreaking) throw new BreakingReloadError(breaks);
     } catch (err) {
       upstreams.discard();
+      // Key sets this config alone named stop refreshing; the generation in force keeps its own.
+      this.#keySets.retain(this.#current?.auth?.keySets ?? []);
       throw err;
     }
     upstreams.commit(config.shutdown.graceMs);
+    this.#keySets.retain(auth?.keySets ?? []);
+    if (breaks.length > 0) this.log.warn({ breaks }, `reload applied with ${breaks.length} breaking change(s), as reload.allowBreaking allows`);
     const services = new Map(config.services.map((service) => [service.name, service]));
     return {
       version: this.#version++,
@@ -115,6 +133,7 @@ export class LiveRoutes {
       cors,
       overload: compileOverload(config.server.overload),
       calls,
+      clientAddress,
     };
   }
 

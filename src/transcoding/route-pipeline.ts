@@ -3,6 +3,7 @@ import { GatewayError, unsupportedMediaTypeMessage } from '../errors/gateway-err
 import type { RouteGeneration } from '../lifecycle/live-routes.js';
 import { authenticate } from '../policies/auth.js';
 import { shedIfOverloaded, type PressureSample } from '../policies/overload-shedding.js';
+import { checkScopes } from '../policies/scopes.js';
 import { refuseDeclaredOversize } from './body-limit.js';
 import type { Identity } from '../upstreams/call-context.js';
 import { PathDecodeError } from './path-template.js';
@@ -34,15 +35,17 @@ declare module 'fastify' {
 
 /**
  * The one request pipeline of every route, declarative binding or route module alike:
- * shed when overloaded → match → authenticate → read and bind the body → validate → call →
- * render. The stages up to authentication run in `onRequest`, before Fastify reads the body:
- * an unknown path is a 404, a wrong method a 405 and a missing token a 401, whatever the
- * body's size or content type; a declared oversized body is a 413 then too. The rest
+ * shed when overloaded → match → authenticate (and check scopes) → read and bind the body →
+ * validate → call → render. The stages up to authentication run in `onRequest`, before Fastify
+ * reads the body: an unknown path is a 404, a wrong method a 405, a missing token a 401 and a
+ * missing scope a 403, whatever the body's size or content type; a declared oversized body is a
+ * 413 then too. `onRequest` returns a Promise only while a token's JWKS key is looked up; a
+ * cached or locally verified token goes through synchronously. The rest
  * is the handler. Errors of every stage leave through the one error handler
  * (errors/error-handler.ts).
  */
 export interface RoutePipeline {
-  onRequest(request: FastifyRequest): void;
+  onRequest(request: FastifyRequest): void | Promise<void>;
   handler(request: FastifyRequest, reply: FastifyReply): Promise<unknown>;
 }
 
@@ -57,8 +60,9 @@ export function createRoutePipeline(deps: PipelineDeps): RoutePipeline {
       const hit = matchRoute(generation.routes, request.method, queryStart < 0 ? url : url.slice(0, queryStart));
       request.routeLabel = hit.value.label;
       request.routeHit = hit;
-      request.identity = authenticate(request, hit.value.auth, generation.auth);
-      if (hit.value.readsBody) refuseDeclaredOversize(request, generation.config.server.bodyLimit);
+      const identity = authenticate(request, hit.value.auth, generation.auth);
+      if (identity instanceof Promise) return identity.then((verified) => admitted(request, verified));
+      admitted(request, identity);
     },
 
     async handler(request, reply) {
@@ -91,6 +95,14 @@ export function createRoutePipeline(deps: PipelineDeps): RoutePipeline {
       return reply.send(route.render(response));
     },
   };
+}
+
+/** After authentication: the identity on the request, then the route's scopes and its declared body size. */
+function admitted(request: FastifyRequest, identity: Identity | undefined): void {
+  const route = request.routeHit!.value;
+  request.identity = identity;
+  checkScopes(identity, route.scopes);
+  if (route.readsBody) refuseDeclaredOversize(request, request.generation.config.server.bodyLimit);
 }
 
 /** The route of `method` and `path`; a GatewayError 400, 404 or 405 (with Allow) when there is none. */

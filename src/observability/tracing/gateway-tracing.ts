@@ -7,7 +7,7 @@ import { Tracing } from './tracing.js';
 
 /** Tracing's two seams in the gateway, and its shutdown. */
 export interface GatewayTracing {
-  /** Registers the server span hook; before every other plugin, so that their refusals are traced too. */
+  /** Registers the server span hook; right after the client address's, before every policy, so that their refusals are traced too. */
   register(app: FastifyInstance): Promise<void>;
   /** The last policy of every upstream chain. */
   readonly clientSpans: UpstreamPolicy;

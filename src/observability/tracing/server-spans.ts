@@ -33,8 +33,8 @@ declare module 'fastify' {
 const knownMethods = new Set(['CONNECT', 'DELETE', 'GET', 'HEAD', 'OPTIONS', 'PATCH', 'POST', 'PUT', 'QUERY', 'TRACE']);
 
 /**
- * One server span per request, registered only with tracing on (app.ts), before every other
- * hook so that refusals are traced too. A client's traceparent continues its trace; its
+ * One server span per request, registered only with tracing on (app.ts), before every hook but
+ * the client address's, so that refusals are traced too. A client's traceparent continues its trace; its
  * sampled flag is followed. The span is named by method and route template
  * (`GET /v1/items/{id}`, never the raw path) once the route is known, and ends when the
  * response does: a 5xx marks it ERROR. The trace id joins every log line of the request
@@ -69,8 +69,8 @@ function requestAttributes(request: FastifyRequest, method: string): Attributes 
     [ATTR_URL_SCHEME]: request.protocol,
     [ATTR_SERVER_ADDRESS]: request.hostname,
     [ATTR_NETWORK_PROTOCOL_VERSION]: request.raw.httpVersion,
-    [ATTR_CLIENT_ADDRESS]: request.ip,
   };
+  if (request.clientAddress !== undefined) attributes[ATTR_CLIENT_ADDRESS] = request.clientAddress;
   if (request.port !== null) attributes[ATTR_SERVER_PORT] = request.port;
   if (method === HTTP_REQUEST_METHOD_VALUE_OTHER) attributes[ATTR_HTTP_REQUEST_METHOD_ORIGINAL] = request.method;
   const userAgent = request.headers['user-agent'];
