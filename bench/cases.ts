@@ -48,6 +48,8 @@ export interface Policy {
   readonly metrics: boolean;
   /** Retries, a circuit breaker and a concurrency cap configured on the (healthy) service. */
   readonly resilience?: boolean;
+  /** Tracing on at this tracing.sampleRatio, exporting to the bench's OTLP sink (bench/otlp-sink.ts). */
+  readonly tracing?: number;
 }
 
 const allOn: Policy = { jwt: true, metrics: true };
@@ -75,6 +77,9 @@ export const benchCases: readonly BenchCase[] = [
   smallGet('policy-off', 'GET /v1/items/{id} (no JWT, no metrics)', { jwt: false, metrics: false }, 'small-get'),
   // small-get plus the resilience policies, which a healthy upstream never trips: their cost per call.
   smallGet('resilience', 'GET /v1/items/{id} (JWT + metrics + retry, breaker, concurrency cap)', { ...allOn, resilience: true }, 'small-get'),
+  // small-get traced: every request sampled (two spans each, batched to a local OTLP sink), then 1 %.
+  smallGet('tracing-all', 'GET /v1/items/{id} (JWT + metrics + tracing, sampleRatio 1)', { ...allOn, tracing: 1 }, 'small-get'),
+  smallGet('tracing-1pct', 'GET /v1/items/{id} (JWT + metrics + tracing, sampleRatio 0.01)', { ...allOn, tracing: 0.01 }, 'small-get'),
   {
     name: 'post-1k',
     title: 'POST /v1/items, 1 KiB JSON body',

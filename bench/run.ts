@@ -13,6 +13,7 @@ import { runHttpLoad } from './http-load.js';
 import { latencyChart } from './latency-chart.js';
 import type { LoadShape } from './load-shape.js';
 import { cpuMicros, forkTs, freePort, peakRssMiB, productionNodeFlags, repoRoot, rssMiB, startBackend, startGateway, startMinimalGateway, stopProcess, type BackendProcess, type GatewayProcess } from './processes.js';
+import { startOtlpSink } from './otlp-sink.js';
 import { formatTable } from './report-table.js';
 import { evaluateTargets, ratiosOf, referenceRatiosOf, type BenchResults, type CaseResult, type GatewaySideResult, type HttpSideResult, type SideResult } from './results.js';
 
@@ -146,7 +147,8 @@ const resiliencePolicies = {
   concurrency: { max: 512 },
 };
 
-function gatewayConfig(policy: BenchCase['policy'], backend: string, port: number, logLevel: string): string {
+/** `tracingSink`: the OTLP sink's URL, for a case with tracing on. */
+function gatewayConfig(policy: BenchCase['policy'], backend: string, port: number, logLevel: string, tracingSink?: string): string {
   const config = {
     server: { port, host: '127.0.0.1' },
     shutdown: { graceMs: 1000 },
@@ -164,6 +166,7 @@ function gatewayConfig(policy: BenchCase['policy'], backend: string, port: numbe
     ],
     ...(policy.jwt && { auth: { jwt: { secret: jwtSecret, algorithms: ['HS256'] } } }),
     metrics: { enabled: policy.metrics },
+    ...(policy.tracing !== undefined && { tracing: { enabled: true, endpoint: tracingSink, sampleRatio: policy.tracing } }),
     logging: { level: logLevel },
   };
   // JSON is YAML.
@@ -242,7 +245,7 @@ async function measureHttp(c: BenchCase, run: RunOptions, backend: BackendProces
   };
 }
 
-async function measureGateway(c: BenchCase, run: RunOptions, backend: BackendProcess, options: CaseOptions): Promise<GatewaySideResult> {
+async function measureGateway(c: BenchCase, run: RunOptions, backend: BackendProcess, options: CaseOptions, tracingSink: string | undefined): Promise<GatewaySideResult> {
   const nodeFlags = [...run.nodeOptions];
   if (run.profile) {
     fs.mkdirSync(profileDir, { recursive: true });
@@ -250,7 +253,7 @@ async function measureGateway(c: BenchCase, run: RunOptions, backend: BackendPro
   }
   if (run.traceGc) nodeFlags.push('--trace-gc');
   const port = await freePort();
-  const gateway = await startGateway({ configYaml: gatewayConfig(c.policy, backend.address, port, run.logLevel), port, fromSource: run.source, nodeFlags });
+  const gateway = await startGateway({ configYaml: gatewayConfig(c.policy, backend.address, port, run.logLevel, tracingSink), port, fromSource: run.source, nodeFlags });
   try {
     const { side, window, log } = await measureHttp(c, run, backend, options, gateway);
     if (run.profile) fs.writeFileSync(path.join(profileDir, `${c.name}.window.json`), JSON.stringify(window));
@@ -386,6 +389,7 @@ async function main(): Promise<number> {
   console.log(`portico bench: ${run.cases.map((c) => c.name).join(', ')}${roundsNote}; ${run.duration} s measured (paced cases longer) after ${run.warmup} s of closed-loop warm-up per side; about ${Math.ceil(estimate)} s`);
 
   const backend = await startBackend();
+  const sink = run.cases.some((c) => c.policy.tracing !== undefined) ? await startOtlpSink() : undefined;
   const byCase = new Map<string, CaseRounds>(run.cases.map((c) => [c.name, { gateway: [], reference: [], direct: [] }]));
   let failures = 0;
   try {
@@ -394,7 +398,7 @@ async function main(): Promise<number> {
         const rounds = byCase.get(c.name)!;
         try {
           process.stdout.write(`- ${c.name}${run.rounds > 1 ? ` (round ${round}/${run.rounds})` : ''}: gateway…`);
-          const gateway = await measureGateway(c, run, backend, options);
+          const gateway = await measureGateway(c, run, backend, options, sink?.url);
           rounds.gateway.push(gateway);
           process.stdout.write(` ${gateway.rps.toFixed(0)} req/s`);
           if (run.reference && c.reference && !reuses(c)) {
@@ -419,7 +423,9 @@ async function main(): Promise<number> {
     }
   } finally {
     await backend.stop();
+    await sink?.close();
   }
+  if (sink) console.log(`OTLP sink: ${sink.received.posts} span exports received, ${(sink.received.bytes / 1024).toFixed(0)} KiB`);
   const results = run.cases.flatMap((c) => caseResult(c, options, byCase) ?? []);
 
   const cpuModel = os.cpus()[0]?.model ?? 'unknown';

@@ -15,6 +15,7 @@ import { createGatewayLogger } from './observability/logging.js';
 import { GatewayMetrics } from './observability/metrics.js';
 import { registerOpenApi } from './openapi/openapi-plugin.js';
 import { requestIdOf } from './observability/request-id.js';
+import type { GatewayTracing } from './observability/tracing/gateway-tracing.js';
 import pressureSampler from './policies/overload-shedding.js';
 import clientAddress from './policies/client-address.js';
 import corsPlugin from './policies/cors.js';
@@ -71,7 +72,11 @@ export async function buildApp(config: GatewayConfig, options: BuildOptions = {}
     ...connectionTimeoutOptions(config.server),
   });
 
-  const live = new LiveRoutes(config, metrics, app.log, options.contexts);
+  // Tracing is decided here, once (it is not reloadable): off, none of it is even loaded.
+  const tracing: GatewayTracing | undefined = config.tracing.enabled
+    ? (await import('./observability/tracing/gateway-tracing.js')).startTracing(config.tracing, app.log)
+    : undefined;
+  const live = new LiveRoutes(config, metrics, app.log, options.contexts, tracing?.clientSpans);
 
   app.removeContentTypeParser(['application/json', 'text/plain']);
   app.addContentTypeParser(jsonMediaType, { parseAs: 'string' }, (request, body, done) => {
@@ -95,6 +100,7 @@ export async function buildApp(config: GatewayConfig, options: BuildOptions = {}
   const streams = new ActiveStreams();
 
   await app.register(clientAddress, { resolver: () => live.current.clientAddress });
+  if (tracing) await tracing.register(app);
   await app.register(httpObservability, { metrics });
   await app.register(connectionPolicy, { readiness });
   await app.register(pressureSampler);
@@ -136,6 +142,7 @@ export async function buildApp(config: GatewayConfig, options: BuildOptions = {}
   });
   app.addHook('onClose', async () => {
     live.close();
+    await tracing?.close();
     gatewayLogger?.flush();
   });
   return { app, live, readiness, streams, metrics };

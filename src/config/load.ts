@@ -93,6 +93,13 @@ export function normaliseConfig(raw: unknown, { baseDir, env }: { baseDir: strin
     },
     auth: {},
     logging: { level: input.logging!.level! },
+    tracing: {
+      enabled: input.tracing!.enabled!,
+      exporter: input.tracing!.exporter!,
+      ...(input.tracing!.endpoint !== undefined && { endpoint: input.tracing!.endpoint }),
+      sampleRatio: input.tracing!.sampleRatio!,
+      serviceName: input.tracing!.serviceName!,
+    },
     metrics: { enabled: input.metrics!.enabled! },
     openapi: { enabled: input.openapi!.enabled! },
     metadata: { forwardHeaders: input.metadata!.forwardHeaders! },

@@ -550,6 +550,41 @@ const Metrics = Type.Object(
   { additionalProperties: false, default: {} },
 );
 
+const Tracing = Type.Object(
+  {
+    enabled: Type.Optional(
+      Type.Boolean({
+        default: false,
+        description:
+          'OpenTelemetry traces: a server span per request and a client span per upstream call attempt, exported over OTLP. Off, the request path does no tracing work and a client\'s traceparent reaches the upstream as it came. Takes effect at restart (not reloadable), like every tracing key.',
+      }),
+    ),
+    exporter: Type.Optional(
+      Type.Union([Type.Literal('otlp-http'), Type.Literal('otlp-grpc')], {
+        default: 'otlp-http',
+        description: 'otlp-http posts protobuf to the endpoint + /v1/traces; otlp-grpc calls the collector\'s TraceService at the endpoint. Restart only.',
+      }),
+    ),
+    endpoint: Type.Optional(
+      Type.String({
+        pattern: '^https?://',
+        description:
+          'The collector\'s base URL, as OTEL_EXPORTER_OTLP_ENDPOINT is (e.g. http://otel-collector:4318). Unset: the exporter\'s OTEL_EXPORTER_OTLP_* variables, else http://localhost:4318 (otlp-http) or http://localhost:4317 (otlp-grpc). Restart only.',
+      }),
+    ),
+    sampleRatio: Type.Optional(
+      Type.Number({
+        minimum: 0,
+        maximum: 1,
+        default: 1,
+        description: 'Share of new traces recorded (ParentBased(TraceIdRatioBased)); a request with a traceparent follows its sampled flag. Restart only.',
+      }),
+    ),
+    serviceName: Type.Optional(Type.String({ minLength: 1, default: 'portico', description: 'The service.name resource attribute of every span. Restart only.' })),
+  },
+  { additionalProperties: false, default: {} },
+);
+
 const OpenApi = Type.Object(
   {
     enabled: Type.Optional(Type.Boolean({ default: true, description: 'Serve /openapi.json and the Swagger UI at /docs; false answers 404 on both.' })),
@@ -596,6 +631,7 @@ export const ConfigSchema = Type.Object(
     auth: Type.Optional(Auth),
     logging: Type.Optional(Logging),
     metrics: Type.Optional(Metrics),
+    tracing: Type.Optional(Tracing),
     openapi: Type.Optional(OpenApi),
     metadata: Type.Optional(Metadata),
     admin: Type.Optional(Admin),
@@ -630,6 +666,7 @@ export interface GatewayConfig {
   cors: { origins: string[]; credentials: boolean; maxAgeSeconds: number; allowedHeaders: string[] };
   auth: { jwt?: JwtConfig };
   logging: { level: string };
+  tracing: TracingConfig;
   metrics: { enabled: boolean };
   openapi: { enabled: boolean };
   metadata: { forwardHeaders: string[] };
@@ -639,6 +676,16 @@ export interface GatewayConfig {
   source?: string;
   /** "sha256:<hex>" of that file's bytes. */
   sourceHash?: string;
+}
+
+/** OpenTelemetry tracing, read once at start (observability/tracing/). */
+export interface TracingConfig {
+  enabled: boolean;
+  exporter: 'otlp-http' | 'otlp-grpc';
+  /** The collector's base URL; unset, the exporter's own OTEL_EXPORTER_OTLP_* variables and default. */
+  endpoint?: string;
+  sampleRatio: number;
+  serviceName: string;
 }
 
 /** Thresholds of load shedding; 0 turns one off. */

@@ -24,8 +24,8 @@ export interface ConfigReloader {
 }
 
 /**
- * Reloads the whole config (every key but server.port, server.host and admin) when the config
- * file or one of its .proto files changes
+ * Reloads the whole config (every key but server.port, server.host, admin and tracing) when
+ * the config file or one of its .proto files changes
  * (polled, because Kubernetes ConfigMap updates swap a symlink that fs.watch misses), on
  * SIGHUP, and when the returned reloader is asked (POST /admin/reload). An invalid file is
  * logged, remembered as lastRejected, and the routes in force keep serving.

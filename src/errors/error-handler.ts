@@ -35,7 +35,7 @@ export function frameworkErrorHandler(err: FastifyError, request: FastifyRequest
 export function sendError(request: FastifyRequest, reply: FastifyReply, err: GatewayError): FastifyReply {
   logError(request, err);
   if (err.headers) reply.headers(err.headers);
-  return reply.code(err.httpStatus).type('application/json; charset=utf-8').send(errorEnvelope(err, request.id));
+  return reply.code(err.httpStatus).type('application/json; charset=utf-8').send(errorEnvelope(err, request.id, request.traceId));
 }
 
 /**

@@ -93,10 +93,12 @@ function clientSafeMessage(err: FastifyLikeError): string {
 export const unsupportedMediaTypeMessage = 'unsupported media type: expected application/json';
 
 export interface ErrorEnvelope {
-  error: { code: number; status: string; message: string; requestId: string; details: readonly ErrorDetail[] };
+  error: { code: number; status: string; message: string; requestId: string; traceId?: string; details: readonly ErrorDetail[] };
 }
 
-export function errorEnvelope(err: GatewayError, requestId: string): ErrorEnvelope {
+/** `traceId`: the request's trace, only with tracing on (observability/tracing/). */
+export function errorEnvelope(err: GatewayError, requestId: string, traceId?: string): ErrorEnvelope {
+  if (traceId !== undefined) return { error: { code: err.httpStatus, status: err.status, message: err.message, requestId, traceId, details: err.details } };
   return { error: { code: err.httpStatus, status: err.status, message: err.message, requestId, details: err.details } };
 }
 

@@ -12,7 +12,7 @@ import { compileOverload } from '../policies/overload-shedding.js';
 import { breakingChanges, BreakingReloadError } from '../transcoding/breaking-changes.js';
 import { compileRouteSet, type RouteSet } from '../transcoding/route-set.js';
 import { CallContextFactory } from '../upstreams/call-context.js';
-import type { UpstreamClient } from '../upstreams/upstream-client.js';
+import type { UpstreamClient, UpstreamPolicy } from '../upstreams/upstream-client.js';
 import { UpstreamPool, type PoolObserver, type ServiceStatus } from '../upstreams/upstream-pool.js';
 import type { UpstreamObserver } from '../upstreams/upstream.js';
 
@@ -60,8 +60,10 @@ export class LiveRoutes {
     observer: PoolObserver,
     private readonly log: FastifyBaseLogger,
     private readonly contexts: readonly BoundedContext[] = [],
+    /** The client spans of tracing, fixed at start: every generation's upstream chains end with it. */
+    clientSpans?: UpstreamPolicy,
   ) {
-    this.#upstreams = new UpstreamPool(observer);
+    this.#upstreams = new UpstreamPool(observer, clientSpans);
     this.#keySets = new JwksKeySets(log);
     this.#current = this.#compile(config);
     this.#logRoutes(this.#current);

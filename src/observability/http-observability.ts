@@ -26,6 +26,16 @@ export const catchAllUrl = '/*';
 const clientClosedStatus = 499;
 
 /**
+ * The route template of the request for metrics, logs and spans. A request the route pipeline
+ * never matched (refused before, or a 404) is "unmatched", never the catch-all's own "/*";
+ * the operational routes keep their path.
+ */
+export function routeLabelOf(request: FastifyRequest): string {
+  const own = request.routeOptions.url;
+  return request.routeLabel || (request.is404 || own === catchAllUrl || own === undefined ? unmatchedLabel : own);
+}
+
+/**
  * Per request: the X-Request-ID echo, one access log line and the request metrics.
  * Fastify's own two request log lines are turned off in favour of this one.
  */
@@ -39,10 +49,7 @@ async function httpObservability(app: FastifyInstance, { metrics }: { metrics: H
   const record = (request: FastifyRequest, status: number, elapsedMs: number): void => {
     if (request.accessRecorded) return;
     request.accessRecorded = true;
-    // A request the route pipeline never matched (refused before, or a 404) is "unmatched",
-    // never the catch-all's own "/*"; the operational routes keep their path.
-    const own = request.routeOptions.url;
-    const route = request.routeLabel || (request.is404 || own === catchAllUrl || own === undefined ? unmatchedLabel : own);
+    const route = routeLabelOf(request);
     const seconds = elapsedMs / 1000;
     metrics.requestFinished(route, request.method, status, seconds);
     request.log.info(

@@ -31,6 +31,7 @@ export const errorEnvelopeSchema: JsonSchema = {
         status: { type: 'string', description: 'The gRPC status name, e.g. NOT_FOUND.' },
         message: { type: 'string' },
         requestId: { type: 'string', description: 'The x-request-id of the request, for the logs.' },
+        traceId: { type: 'string', description: 'The W3C trace id of the request, when the gateway traces (tracing.enabled).' },
         details: {
           type: 'array',
           description: 'google.rpc error details as proto3 JSON with "@type", e.g. google.rpc.BadRequest.',

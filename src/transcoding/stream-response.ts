@@ -110,7 +110,7 @@ export function streamResponse(
     };
     const writeError = (err: GatewayError): void => {
       flush();
-      if (out && !out.writableEnded) out.write(framing.error(JSON.stringify(errorEnvelope(err, request.id))));
+      if (out && !out.writableEnded) out.write(framing.error(JSON.stringify(errorEnvelope(err, request.id, request.traceId))));
       finish();
     };
     const open = (): PassThrough => {

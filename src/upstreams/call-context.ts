@@ -36,6 +36,7 @@ export class CallContextFactory {
       deadline: deadlineOf(request, timeoutMs),
       metadata,
       outcome: request,
+      trace: request.traceContext,
     };
   }
 }

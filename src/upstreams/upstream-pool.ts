@@ -7,7 +7,7 @@ import { RetryPolicy } from '../policies/retry.js';
 import { balancedChannel } from './balancing/channel-balancing.js';
 import { hashKeyReader } from './balancing/hash-key.js';
 import { ServiceHealth, type HealthSettings, type ReplicaHealthObserver, type ReplicaStatus } from './health/service-health.js';
-import { UpstreamClient } from './upstream-client.js';
+import { UpstreamClient, type UpstreamPolicy } from './upstream-client.js';
 import { Upstream, type UpstreamObserver } from './upstream.js';
 
 /** What the upstreams report: calls, replica health, and the resilience policies' events. */
@@ -67,7 +67,11 @@ export class UpstreamPool {
   #current = new Map<string, ServiceUpstream>();
   readonly #retiring = new Map<NodeJS.Timeout, readonly ServiceUpstream[]>();
 
-  constructor(private readonly observer: PoolObserver) {}
+  /** `clientSpans`: the tracing policy (observability/tracing/), last before the channel; absent with tracing off. */
+  constructor(
+    private readonly observer: PoolObserver,
+    private readonly clientSpans?: UpstreamPolicy,
+  ) {}
 
   prepare(services: readonly ServiceConfig[]): PreparedUpstreams {
     const next = new Map<string, ServiceUpstream>();
@@ -141,8 +145,11 @@ export class UpstreamPool {
     const channel = new Upstream({ name: config.name, ...balancedChannel(config, health), observer: this.observer, keepalive: config.keepalive, health });
     const hashKey = config.hashOn && hashKeyReader(config.hashOn);
     // The chain, outermost first. Each retry is a call of its own through the breaker (which
-    // counts it) and the concurrency limit (which holds a slot only while it is in flight).
-    const client = new UpstreamClient(config.name, channel, [retry, breaker, concurrency, openStreams], hashKey);
+    // counts it) and the concurrency limit (which holds a slot only while it is in flight), and
+    // gets a client span of its own when tracing is on.
+    const chain: UpstreamPolicy[] = [retry, breaker, concurrency, openStreams];
+    if (this.clientSpans) chain.push(this.clientSpans);
+    const client = new UpstreamClient(config.name, channel, chain, hashKey);
     return { identity, replicas: replicaAddresses(config), channel, health, retry, breaker, concurrency, openStreams, client };
   }
 

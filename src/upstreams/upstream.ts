@@ -1,5 +1,6 @@
 import { fromBinary, toBinary, type DescMessage, type DescMethod, type MessageShape, type Registry } from '@bufbuild/protobuf';
 import * as grpc from '@grpc/grpc-js';
+import type { Context } from '@opentelemetry/api';
 import { GatewayError } from '../errors/gateway-error.js';
 import { refusal } from '../errors/refusals.js';
 import { codeName, GrpcStatus } from '../errors/status-codes.js';
@@ -28,6 +29,10 @@ export interface CallContext {
   deadline: number;
   metadata: grpc.Metadata;
   outcome: CallOutcome;
+  /** The request's server span, parent of the call's client spans (only with tracing on: observability/tracing/). */
+  trace?: Context | undefined;
+  /** Told the address of the replica the call reached, as it ends (only with tracing on: the client span's). */
+  peer?: (address: string) => void;
 }
 
 /** A method compiled once per route generation: its wire path, binary codec and error-detail types. */
@@ -224,6 +229,7 @@ abstract class ChannelCall<I extends DescMessage, O extends DescMessage> {
     const status = this.checkedStatus(this.#ownStatus ?? received);
     if (isNoHealthyUpstream(status)) this.ctx.outcome.refusal = 'NO_HEALTHY_UPSTREAM';
     this.ctx.outcome.upstreamCode = codeName(status.code);
+    this.ctx.peer?.(this.call.getPeer());
     this.upstream.finished(this.rpc, status.code, this.#started);
     this.settle(status);
   }

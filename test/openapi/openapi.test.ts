@@ -210,7 +210,8 @@ describe('OpenAPI document', () => {
       }
     }
     const error = schema('ErrorEnvelope')['properties'].error;
-    assert.deepEqual(Object.keys(error.properties), ['code', 'status', 'message', 'requestId', 'details']);
+    assert.deepEqual(Object.keys(error.properties), ['code', 'status', 'message', 'requestId', 'traceId', 'details']);
+    assert.deepEqual(error.required, ['code', 'status', 'message', 'requestId', 'details'], 'traceId only when the gateway traces');
     assert.equal(error.properties.code.type, 'integer');
     assert.equal(error.properties.details.type, 'array');
     assert.deepEqual(error.properties.details.items, { type: 'object' });

@@ -25,7 +25,7 @@ export function rawRequest(url: string, options: { method?: string; headers?: ht
 
 /** The error envelope of a response body, failing loudly when the body is not one. */
 export interface Envelope {
-  error: { code: number; status: string; message: string; requestId: string; details: Record<string, unknown>[] };
+  error: { code: number; status: string; message: string; requestId: string; traceId?: string; details: Record<string, unknown>[] };
 }
 
 export function envelopeOf(body: unknown): Envelope['error'] {
