@@ -96,7 +96,7 @@ function boundedValues(): Map<string, (value: string, metric: string) => boolean
   const service = loadAcceptanceRegistry().getService('acceptance.v1.EchoService')!;
   const rpcNames = new Set(service.methods.map((m) => m.name));
   const routeTemplates = new Set(gw.gateway.live.current.routes.table.entries.map((entry) => entry.value.label));
-  const codeNames = new Set(Array.from({ length: 17 }, (_, code) => codeName(code)));
+  const codeNames = new Set<string>(Array.from({ length: 17 }, (_, code) => codeName(code)));
   const heapSpaces = new Set(v8.getHeapSpaceStatistics().map((space) => space.space_name.replace(/_space$/, '')));
   const [major, minor, patch] = process.versions.node.split('.');
   const oneOf = (...values: string[]) => (value: string) => values.includes(value);
