@@ -119,7 +119,7 @@ interface Backend {
   routed: number;
 }
 
-/** Round-robin over the backends whose /readyz said 200 at the last poll; no retries. */
+/** Round-robin over the backends whose last /readyz answer was 200; no retries. */
 class ReadinessBalancer {
   readonly #backends: Backend[] = [];
   #next = 0;
