@@ -15,6 +15,7 @@ import {
   type RetryConfig,
   type ServiceConfig,
 } from './schema.js';
+import { trustedProxyProblem } from '../policies/client-address.js';
 import { healthCheckDefaults, outlierDetectionDefaults } from '../upstreams/health/service-health.js';
 
 export class ConfigError extends Error {
@@ -27,16 +28,17 @@ export class ConfigError extends Error {
 /** Reads, validates and normalises a YAML config file; throws ConfigError naming each bad key. */
 export function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.env): GatewayConfig {
   const absolute = path.resolve(file);
-  let text: string;
+  let bytes: Buffer;
   try {
-    text = fs.readFileSync(absolute, 'utf8');
+    bytes = fs.readFileSync(absolute);
   } catch (err) {
     throw new ConfigError([`cannot read ${absolute}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`]);
   }
-  const doc = YAML.parseDocument(text, { prettyErrors: true });
+  const doc = YAML.parseDocument(bytes.toString('utf8'), { prettyErrors: true });
   if (doc.errors.length > 0) throw new ConfigError(doc.errors.map((e) => `${absolute}: ${e.message}`));
   const config = normaliseConfig(doc.toJS() ?? {}, { baseDir: path.dirname(absolute), env });
   config.source = absolute;
+  config.sourceHash = `sha256:${crypto.createHash('sha256').update(bytes).digest('hex')}`;
   return config;
 }
 
@@ -63,8 +65,11 @@ export function normaliseConfig(raw: unknown, { baseDir, env }: { baseDir: strin
         maxHeapUsedBytes: server.overload!.maxHeapUsedBytes!,
         maxRssBytes: server.overload!.maxRssBytes!,
       },
+      trustedProxies: server.trustedProxies!,
+      maxJsonDepth: server.maxJsonDepth!,
     },
     shutdown: { delayMs: input.shutdown!.delayMs!, graceMs: input.shutdown!.graceMs! },
+    reload: { allowBreaking: input.reload!.allowBreaking! },
     protos: { includeDirs: input.protos!.includeDirs!.map((dir) => path.resolve(baseDir, dir)) },
     services: input.services!.map((s) => ({
       name: s.name,
@@ -97,6 +102,11 @@ export function normaliseConfig(raw: unknown, { baseDir, env }: { baseDir: strin
   if (config.server.headersTimeoutMs > config.server.requestTimeoutMs) {
     problems.push(`server.headersTimeoutMs: must be at most server.requestTimeoutMs (${config.server.requestTimeoutMs}), got ${config.server.headersTimeoutMs}`);
   }
+
+  config.server.trustedProxies.forEach((entry, i) => {
+    const problem = trustedProxyProblem(entry);
+    if (problem) problems.push(`server.trustedProxies[${i}]: ${problem}`);
+  });
 
   const names = new Set<string>();
   config.services.forEach((s, i) => {

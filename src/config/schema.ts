@@ -82,6 +82,21 @@ const Server = Type.Object(
       }),
     ),
     overload: Type.Optional(Overload),
+    trustedProxies: Type.Optional(
+      Type.Array(Type.String({ minLength: 1 }), {
+        default: [],
+        description:
+          'Proxies (IP addresses or CIDRs such as 10.0.0.0/8, IPv4 or IPv6; loopback, linklocal and uniquelocal name the usual ranges) whose X-Forwarded-For is believed: behind one, the client address is the right-most X-Forwarded-For entry that is not one of them; otherwise it is the connection\'s peer. Default none: any client can write that header.',
+      }),
+    ),
+    maxJsonDepth: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        maximum: 1000,
+        default: 64,
+        description: 'Deepest nesting of objects and arrays a JSON request body may have; deeper is a 400 before the body is parsed.',
+      }),
+    ),
   },
   { additionalProperties: false, default: {} },
 );
@@ -93,6 +108,19 @@ const Shutdown = Type.Object(
     ),
     graceMs: Type.Optional(
       Type.Integer({ minimum: 0, default: 10000, description: 'How long in-flight requests may take to finish after the listener closes; open streams are ended then.' }),
+    ),
+  },
+  { additionalProperties: false, default: {} },
+);
+
+const Reload = Type.Object(
+  {
+    allowBreaking: Type.Optional(
+      Type.Boolean({
+        default: false,
+        description:
+          'Apply a reload that would break clients of the routes in force (a binding removed or remapped, a field of a served message removed, renumbered or retyped); false refuses it and names each break. Read from the new file.',
+      }),
     ),
   },
   { additionalProperties: false, default: {} },
@@ -458,7 +486,7 @@ const Logging = Type.Object(
 const Metrics = Type.Object(
   {
     enabled: Type.Optional(
-      Type.Boolean({ default: true, description: 'Serve /metrics and record the request and upstream metrics; false turns both off.' }),
+      Type.Boolean({ default: true, description: 'Serve /metrics; false answers 404 there. Recording goes on (it is cheap), so a reload that turns it back on loses no counts.' }),
     ),
   },
   { additionalProperties: false, default: {} },
@@ -488,6 +516,7 @@ export const ConfigSchema = Type.Object(
   {
     server: Type.Optional(Server),
     shutdown: Type.Optional(Shutdown),
+    reload: Type.Optional(Reload),
     protos: Type.Optional(Protos),
     upstreamDefaults: Type.Optional(UpstreamDefaults),
     services: Type.Optional(Type.Array(Service, { default: [], description: 'Upstream gRPC services.' })),
@@ -517,8 +546,12 @@ export interface GatewayConfig {
     /** 0 when streams are never cut for an unread client. */
     streamIdleTimeoutMs: number;
     overload: OverloadConfig;
+    /** Addresses and CIDRs whose X-Forwarded-For is believed (policies/client-address.ts). */
+    trustedProxies: string[];
+    maxJsonDepth: number;
   };
   shutdown: { delayMs: number; graceMs: number };
+  reload: { allowBreaking: boolean };
   protos: { includeDirs: string[] };
   services: ServiceConfig[];
   cors: { origins: string[]; credentials: boolean; maxAgeSeconds: number; allowedHeaders: string[] };
@@ -529,6 +562,8 @@ export interface GatewayConfig {
   metadata: { forwardHeaders: string[] };
   /** Absolute path of the file it came from, when it came from one (used by reload). */
   source?: string;
+  /** "sha256:<hex>" of that file's bytes. */
+  sourceHash?: string;
 }
 
 /** Thresholds of load shedding; 0 turns one off. */

@@ -1,27 +1,49 @@
+import crypto from 'node:crypto';
 import type { FastifyBaseLogger } from 'fastify';
-import type { GatewayConfig, ServiceConfig } from '../config/schema.js';
+import type { GatewayConfig, OverloadConfig, ServiceConfig } from '../config/schema.js';
 import type { BoundedContext } from '../contexts/acl-route.js';
 import { moduleRouteCompiler } from '../contexts/module-routes.js';
 import { loadCatalog, type Catalog } from '../descriptors/catalog.js';
+import { createAuthenticator, type Authenticator } from '../policies/auth.js';
+import { compileClientAddress, type ClientAddressResolver } from '../policies/client-address.js';
+import { compileCors, type CorsPolicy } from '../policies/cors.js';
+import { compileOverload } from '../policies/overload-shedding.js';
+import { breakingChanges, BreakingReloadError } from '../transcoding/breaking-changes.js';
 import { compileRouteSet, type RouteSet } from '../transcoding/route-set.js';
+import { CallContextFactory } from '../upstreams/call-context.js';
 import type { UpstreamClient } from '../upstreams/upstream-client.js';
 import { UpstreamPool, type PoolObserver, type ServiceStatus } from '../upstreams/upstream-pool.js';
 import type { UpstreamObserver } from '../upstreams/upstream.js';
 
-/** What one configuration compiles to: descriptors, upstream clients and the route table. */
+/**
+ * What one configuration compiles to: descriptors, upstream clients, the route table and every
+ * policy's compiled form. A request takes the generation in force when it arrives
+ * (`request.generation`) and finishes on it, whatever a reload swaps in meanwhile.
+ */
 export interface RouteGeneration {
   readonly version: number;
+  /** "sha256:<hex>" of the config file's bytes; of the config's JSON when it came from code. */
+  readonly hash: string;
+  readonly loadedAt: Date;
   readonly config: GatewayConfig;
   /** The configured services by name. */
   readonly services: ReadonlyMap<string, ServiceConfig>;
   readonly catalog: Catalog;
   readonly clients: ReadonlyMap<string, UpstreamClient>;
   readonly routes: RouteSet;
+  /** Undefined without auth.jwt. */
+  readonly auth: Authenticator | undefined;
+  readonly cors: CorsPolicy;
+  /** Load-shedding thresholds; undefined when shedding is off. */
+  readonly overload: OverloadConfig | undefined;
+  readonly calls: CallContextFactory;
+  /** Finds a request's client address, trusting server.trustedProxies' X-Forwarded-For. */
+  readonly clientAddress: ClientAddressResolver;
 }
 
 /**
- * Holds the route generation in force. A reload compiles a complete new generation first and
- * swaps one reference; if anything fails the old one keeps serving. Upstream state is kept per
+ * Holds the generation in force. A reload compiles a complete new generation first and swaps
+ * one reference; if anything fails the old one keeps serving. Upstream state is kept per
  * service across reloads (upstreams/upstream-pool.ts): only removed or changed services drain
  * and close.
  */
@@ -45,9 +67,14 @@ export class LiveRoutes {
     return this.#current;
   }
 
-  /** Compiles `config` and swaps it in; throws (leaving the old routes) when it is invalid. */
+  /**
+   * Compiles `config` and swaps it in; throws (leaving the old generation serving) when it is
+   * invalid, or when it would break clients of the routes in force and does not set
+   * reload.allowBreaking. The log level follows the new file's (or LOG_LEVEL's).
+   */
   reload(config: GatewayConfig): RouteGeneration {
-    this.#current = this.#compile(config);
+    this.#current = this.#compile(config, this.#current);
+    this.log.level = config.logging.level;
     this.#logRoutes(this.#current);
     return this.#current;
   }
@@ -62,19 +89,42 @@ export class LiveRoutes {
     this.#upstreams.close();
   }
 
-  #compile(config: GatewayConfig): RouteGeneration {
+  #compile(config: GatewayConfig, previous?: RouteGeneration): RouteGeneration {
     const catalog = loadCatalog(config.protos.includeDirs, config.services);
+    const jwt = config.auth.jwt;
+    const auth = jwt ? createAuthenticator(jwt) : undefined;
+    const cors = compileCors(config.cors);
+    const clientAddress = compileClientAddress(config.server.trustedProxies);
+    const calls = new CallContextFactory(config.metadata.forwardHeaders, Object.values(jwt?.forwardClaims ?? {}));
     const upstreams = this.#upstreams.prepare(config.services);
     let routes: RouteSet;
+    let breaks: string[] = [];
     try {
       routes = compileRouteSet(catalog, upstreams.clients, moduleRouteCompiler(this.contexts, config.auth.jwt !== undefined));
+      if (previous) breaks = breakingChanges(previous.routes, routes);
+      if (breaks.length > 0 && !config.reload.allowBreaking) throw new BreakingReloadError(breaks);
     } catch (err) {
       upstreams.discard();
       throw err;
     }
     upstreams.commit(config.shutdown.graceMs);
+    if (breaks.length > 0) this.log.warn({ breaks }, `reload applied with ${breaks.length} breaking change(s), as reload.allowBreaking allows`);
     const services = new Map(config.services.map((service) => [service.name, service]));
-    return { version: this.#version++, config, services, catalog, clients: upstreams.clients, routes };
+    return {
+      version: this.#version++,
+      hash: config.sourceHash ?? `sha256:${crypto.createHash('sha256').update(JSON.stringify(config)).digest('hex')}`,
+      loadedAt: new Date(),
+      config,
+      services,
+      catalog,
+      clients: upstreams.clients,
+      routes,
+      auth,
+      cors,
+      overload: compileOverload(config.server.overload),
+      calls,
+      clientAddress,
+    };
   }
 
   #logRoutes(generation: RouteGeneration): void {

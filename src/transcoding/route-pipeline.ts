@@ -1,19 +1,20 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { AuthModeName } from '../config/schema.js';
 import { GatewayError, unsupportedMediaTypeMessage } from '../errors/gateway-error.js';
-import type { CallContextFactory, Identity } from '../upstreams/call-context.js';
+import type { RouteGeneration } from '../lifecycle/live-routes.js';
+import { authenticate } from '../policies/auth.js';
+import { shedIfOverloaded, type PressureSample } from '../policies/overload-shedding.js';
+import { refuseDeclaredOversize } from './body-limit.js';
+import type { Identity } from '../upstreams/call-context.js';
 import { PathDecodeError } from './path-template.js';
 import type { CompiledRoute, RouteSet } from './route-set.js';
 import { streamResponse, type ActiveStreams } from './stream-response.js';
 
 export interface PipelineDeps {
-  /** The route set in force (swapped on reload). */
-  routes(): RouteSet;
-  authenticate(request: FastifyRequest, mode: AuthModeName): Identity | undefined;
-  calls: CallContextFactory;
+  /** The config generation in force (swapped on reload). */
+  generation(): RouteGeneration;
+  /** The last load sample, for load shedding. */
+  pressure(): PressureSample;
   streams: ActiveStreams;
-  sseHeartbeatMs: number;
-  streamIdleTimeoutMs: number;
 }
 
 const jsonContentType = 'application/json; charset=utf-8';
@@ -22,6 +23,8 @@ type RouteHit = { value: CompiledRoute; params: ReadonlyMap<string, string> };
 
 declare module 'fastify' {
   interface FastifyRequest {
+    /** The config generation the request runs on, from its first stage to its last (decorated in app.ts). */
+    generation: RouteGeneration;
     /** The route the pipeline's onRequest stage matched (decorated in app.ts). */
     routeHit: RouteHit | undefined;
     /** The verified claims to forward upstream, once authenticated. */
@@ -31,9 +34,10 @@ declare module 'fastify' {
 
 /**
  * The one request pipeline of every route, declarative binding or route module alike:
- * match → authenticate → read and bind the body → validate → call → render. The first two
- * stages run in `onRequest`, before Fastify reads the body: an unknown path is a 404, a wrong
- * method a 405 and a missing token a 401, whatever the body's size or content type. The rest
+ * shed when overloaded → match → authenticate → read and bind the body → validate → call →
+ * render. The stages up to authentication run in `onRequest`, before Fastify reads the body:
+ * an unknown path is a 404, a wrong method a 405 and a missing token a 401, whatever the
+ * body's size or content type; a declared oversized body is a 413 then too. The rest
  * is the handler. Errors of every stage leave through the one error handler
  * (errors/error-handler.ts).
  */
@@ -47,10 +51,14 @@ export function createRoutePipeline(deps: PipelineDeps): RoutePipeline {
     onRequest(request) {
       const url = request.raw.url ?? '/';
       const queryStart = url.indexOf('?');
-      const hit = matchRoute(deps.routes(), request.method, queryStart < 0 ? url : url.slice(0, queryStart));
+      const generation = deps.generation();
+      request.generation = generation;
+      if (generation.overload) shedIfOverloaded(request, generation.overload, deps.pressure());
+      const hit = matchRoute(generation.routes, request.method, queryStart < 0 ? url : url.slice(0, queryStart));
       request.routeLabel = hit.value.label;
       request.routeHit = hit;
-      request.identity = deps.authenticate(request, hit.value.auth);
+      request.identity = authenticate(request, hit.value.auth, generation.auth);
+      if (hit.value.readsBody) refuseDeclaredOversize(request, generation.config.server.bodyLimit);
     },
 
     async handler(request, reply) {
@@ -66,9 +74,12 @@ export function createRoutePipeline(deps: PipelineDeps): RoutePipeline {
         body: route.readsBody ? request.body : undefined,
         identity: request.identity,
       });
-      const ctx = deps.calls.forCall(request, reply, request.identity, route.timeoutMs, route.client.hashKey);
+      const ctx = request.generation.calls.forCall(request, reply, request.identity, route.timeoutMs, route.client.hashKey);
       const call = { service: route.service, rpc: route.rpc, request: message, ctx, idempotent: route.idempotent };
-      if (route.streaming) return streamResponse(request, reply, route, call, deps.streams, deps.sseHeartbeatMs, deps.streamIdleTimeoutMs);
+      if (route.streaming) {
+        const { sseHeartbeatMs, streamIdleTimeoutMs } = request.generation.config.server;
+        return streamResponse(request, reply, route, call, deps.streams, sseHeartbeatMs, streamIdleTimeoutMs);
+      }
 
       let response;
       try {
@@ -82,7 +93,8 @@ export function createRoutePipeline(deps: PipelineDeps): RoutePipeline {
   };
 }
 
-function matchRoute(routes: RouteSet, method: string, path: string): RouteHit {
+/** The route of `method` and `path`; a GatewayError 400, 404 or 405 (with Allow) when there is none. */
+export function matchRoute(routes: RouteSet, method: string, path: string): RouteHit {
   let match;
   try {
     match = routes.table.match(method, path);
