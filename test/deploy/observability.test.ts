@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import YAML from 'yaml';
@@ -69,6 +70,14 @@ function metricsQueried(queries: readonly string[], exposition: Exposition): Set
   return new Set(names.map((name) => familyOf(name, exposition.families)));
 }
 
+const promtoolMissing = 'promtool is not on PATH (Debian: apt-get install prometheus): PromQL not checked';
+
+/** Runs promtool from the repository root; undefined when it is not installed. */
+function promtool(args: string[]): { status: number | null; stdout: string; stderr: string } | undefined {
+  const run = spawnSync('promtool', args, { cwd: repoRoot, encoding: 'utf8' });
+  return (run.error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT' ? undefined : run;
+}
+
 let upstream: ScriptedUpstream;
 let gw: RunningGateway;
 let exposition: Exposition;
@@ -108,6 +117,17 @@ describe('the Grafana dashboard', () => {
     assert.deepEqual(quantiles.sort(), ['0.5', '0.95', '0.99'], 'p50, p95 and p99 by route');
   });
 
+  it('is valid PromQL, as promtool parses it with the Grafana variables filled in', (t) => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'portico-dashboard-'));
+    t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+    const panelQueries = dashboardQueries().filter((query) => !query.startsWith('label_values('));
+    const rules = { groups: [{ name: 'dashboard', rules: panelQueries.map((query, i) => ({ record: `dashboard:query_${i}`, expr: query.replaceAll('$__rate_interval', '1m').replaceAll('$job', '.*') })) }] };
+    fs.writeFileSync(path.join(dir, 'dashboard.rules.yml'), YAML.stringify(rules));
+    const check = promtool(['check', 'rules', path.join(dir, 'dashboard.rules.yml')]);
+    if (!check) return t.skip(promtoolMissing);
+    assert.equal(check.status, 0, `${check.stdout}${check.stderr}`);
+  });
+
   it('reads histograms through their _bucket, _sum and _count series only', () => {
     for (const query of dashboardQueries()) {
       for (const name of query.match(/\bportico_[a-z0-9_]+\b/g) ?? []) {
@@ -129,13 +149,10 @@ describe('the Prometheus alert rules', () => {
   });
 
   it('pass promtool check rules and their unit tests', (t) => {
-    const check = spawnSync('promtool', ['check', 'rules', alertsFile], { cwd: repoRoot, encoding: 'utf8' });
-    if ((check.error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT') {
-      t.skip('promtool is not on PATH (Debian: apt-get install prometheus); the rules were not checked');
-      return;
-    }
+    const check = promtool(['check', 'rules', alertsFile]);
+    if (!check) return t.skip(promtoolMissing);
     assert.equal(check.status, 0, `${check.stdout}${check.stderr}`);
-    const unit = spawnSync('promtool', ['test', 'rules', alertTestsFile], { cwd: repoRoot, encoding: 'utf8' });
+    const unit = promtool(['test', 'rules', alertTestsFile])!;
     assert.equal(unit.status, 0, `${unit.stdout}${unit.stderr}`);
   });
 });
