@@ -14,6 +14,8 @@ declare module 'fastify' {
     refusal: string;
     /** Set once the access line and metrics are recorded (a hang-up and onResponse may both fire). */
     accessRecorded: boolean;
+    /** Counted in the in-flight gauge (framework errors can answer without running onRequest). */
+    countedInFlight: boolean;
   }
 }
 
@@ -45,10 +47,12 @@ async function httpObservability(app: FastifyInstance, { metrics }: { metrics: H
   app.decorateRequest('attempts', 0);
   app.decorateRequest('refusal', '');
   app.decorateRequest('accessRecorded', false);
+  app.decorateRequest('countedInFlight', false);
 
   const record = (request: FastifyRequest, status: number, elapsedMs: number): void => {
     if (request.accessRecorded) return;
     request.accessRecorded = true;
+    if (request.countedInFlight) metrics.requestEnded();
     const route = routeLabelOf(request);
     const seconds = elapsedMs / 1000;
     metrics.requestFinished(route, request.method, status, seconds);
@@ -70,6 +74,8 @@ async function httpObservability(app: FastifyInstance, { metrics }: { metrics: H
   // Callback-style hooks: an async hook costs a promise and a microtask turn per request.
   app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id);
+    request.countedInFlight = true;
+    metrics.requestStarted();
     // Fastify runs onResponse only for responses that finished; a client that hangs up first
     // still gets its access line and metric, as 499 (a turn later, once the cancelled upstream
     // call has reported its code).

@@ -286,6 +286,8 @@ describe('docker-compose.yml', () => {
     ports?: string[];
     volumes?: string[];
     stop_grace_period?: string;
+    image?: string;
+    environment?: Record<string, string>;
   }
   const compose = readYaml('docker-compose.yml') as { services: Record<string, ComposeService> };
   const service = (name: string): ComposeService => {
@@ -300,8 +302,8 @@ describe('docker-compose.yml', () => {
       return { source: path.resolve(root, source), target };
     });
 
-  it('runs the demo gateway, the configured gateway and Prometheus', () => {
-    assert.deepEqual(Object.keys(compose.services).sort(), ['portico', 'portico-demo', 'prometheus']);
+  it('runs the demo gateway, the configured gateway, Prometheus, Grafana and Jaeger', () => {
+    assert.deepEqual(Object.keys(compose.services).sort(), ['grafana', 'jaeger', 'portico', 'portico-demo', 'prometheus']);
     for (const name of ['portico', 'portico-demo']) assert.equal(service(name).build, '.', `${name} is not built from the Dockerfile`);
   });
 
@@ -338,6 +340,40 @@ describe('docker-compose.yml', () => {
     const targets = prometheus.scrape_configs.flatMap((job) => job.static_configs.flatMap((c) => c.targets));
     assert.deepEqual(targets.sort(), ['portico-demo:8080', 'portico:8080']);
     for (const job of prometheus.scrape_configs) assert.equal(job.metrics_path ?? '/metrics', '/metrics');
+  });
+
+  it('has Prometheus evaluate deploy/prometheus/alerts.yml, mounted where its config looks for rules', () => {
+    const { rule_files: ruleFiles } = readYaml('deploy/compose/prometheus.yml') as { rule_files: string[] };
+    const mounts = bindMounts(service('prometheus'));
+    for (const file of ruleFiles) {
+      const mount = mounts.find((m) => m.target === file);
+      assert.ok(mount, `nothing is mounted at ${file}`);
+      assert.equal(mount.source, path.join(root, 'deploy/prometheus/alerts.yml'));
+    }
+    assert.ok(ruleFiles.length > 0);
+  });
+
+  it('provisions Grafana with the Prometheus datasource the dashboard names, and the dashboard from deploy/grafana/dashboards', () => {
+    const mounts = bindMounts(service('grafana'));
+    const provisioning = mounts.find((m) => m.target === '/etc/grafana/provisioning');
+    assert.equal(provisioning?.source, path.join(root, 'deploy/grafana/provisioning'));
+    const datasources = readYaml('deploy/grafana/provisioning/datasources/prometheus.yml') as { datasources: { uid: string; type: string; url: string }[] };
+    const [prometheus] = datasources.datasources;
+    assert.equal(prometheus?.type, 'prometheus');
+    assert.equal(prometheus.url, 'http://prometheus:9090');
+    const providers = readYaml('deploy/grafana/provisioning/dashboards/portico.yml') as { providers: { options: { path: string } }[] };
+    const dashboards = mounts.find((m) => m.target === providers.providers[0]?.options.path);
+    assert.equal(dashboards?.source, path.join(root, 'deploy/grafana/dashboards'));
+    const dashboard = JSON.parse(fs.readFileSync(path.join(root, 'deploy/grafana/dashboards/portico.json'), 'utf8')) as { panels: { datasource?: { uid: string } }[] };
+    for (const panel of dashboard.panels) if (panel.datasource) assert.equal(panel.datasource.uid, prometheus.uid);
+    assert.deepEqual(service('grafana').ports, ['127.0.0.1:3000:3000'], 'anonymous viewers: the host\'s loopback only');
+  });
+
+  it('runs Jaeger all-in-one with OTLP over gRPC and HTTP enabled', () => {
+    const jaeger = service('jaeger');
+    assert.match(jaeger.image ?? '', /^jaegertracing\/all-in-one:/);
+    assert.equal(jaeger.environment?.['COLLECTOR_OTLP_ENABLED'], 'true');
+    for (const port of ['4317', '4318']) assert.ok(jaeger.ports?.some((p) => p.endsWith(`:${port}`)), `OTLP port ${port} is published`);
   });
 });
 
