@@ -103,6 +103,7 @@ export async function buildApp(config: GatewayConfig, options: BuildOptions = {}
   }
   const pipeline = createRoutePipeline({
     routes: () => live.current.routes,
+    rateLimits: () => live.current.rateLimits,
     authenticate: app.authenticate,
     calls,
     streams,
@@ -111,18 +112,21 @@ export async function buildApp(config: GatewayConfig, options: BuildOptions = {}
   });
   app.decorateRequest('routeHit', undefined);
   app.decorateRequest('identity', undefined);
+  app.decorateRequest('rateLimitRemaining', Infinity);
   app.route({
     // Without CORS nothing else answers OPTIONS: on a known path it is a 405 with Allow like any other method.
     method: config.cors.origins.length === 0 ? [...transcodedMethods, 'OPTIONS'] : transcodedMethods,
     url: catchAllUrl,
     exposeHeadRoute: false,
-    onRequest: (request, _reply, done) => {
+    onRequest: (request, reply, done) => {
+      let pending;
       try {
-        pipeline.onRequest(request);
-        done();
+        pending = pipeline.onRequest(request, reply);
       } catch (err) {
-        done(err as Error);
+        return done(err as Error);
       }
+      if (pending) pending.then(() => done(), done);
+      else done();
     },
     handler: pipeline.handler,
   });

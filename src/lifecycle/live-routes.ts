@@ -2,6 +2,8 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { GatewayConfig, ServiceConfig } from '../config/schema.js';
 import type { BoundedContext } from '../contexts/acl-route.js';
 import { moduleRouteCompiler } from '../contexts/module-routes.js';
+import type { RateLimitObserver } from '../policies/rate-limit/observer.js';
+import { RateLimitStores, type RateLimits } from '../policies/rate-limit/rate-limits.js';
 import { loadCatalog, type Catalog } from '../descriptors/catalog.js';
 import { compileRouteSet, type RouteSet } from '../transcoding/route-set.js';
 import type { UpstreamClient } from '../upstreams/upstream-client.js';
@@ -17,6 +19,7 @@ export interface RouteGeneration {
   readonly catalog: Catalog;
   readonly clients: ReadonlyMap<string, UpstreamClient>;
   readonly routes: RouteSet;
+  readonly rateLimits: RateLimits;
 }
 
 /**
@@ -29,14 +32,16 @@ export class LiveRoutes {
   #current: RouteGeneration;
   #version = 1;
   readonly #upstreams: UpstreamPool;
+  readonly #rateLimitStores: RateLimitStores;
 
   constructor(
     config: GatewayConfig,
-    observer: PoolObserver,
+    observer: PoolObserver & RateLimitObserver,
     private readonly log: FastifyBaseLogger,
     private readonly contexts: readonly BoundedContext[] = [],
   ) {
     this.#upstreams = new UpstreamPool(observer);
+    this.#rateLimitStores = new RateLimitStores(observer, log);
     this.#current = this.#compile(config);
     this.#logRoutes(this.#current);
   }
@@ -57,9 +62,10 @@ export class LiveRoutes {
     return this.#upstreams.status();
   }
 
-  /** Closes every upstream channel, those of retired generations still draining included. */
+  /** Closes every upstream channel, those of retired generations still draining included, and the rate-limit store. */
   close(): void {
     this.#upstreams.close();
+    this.#rateLimitStores.close();
   }
 
   #compile(config: GatewayConfig): RouteGeneration {
@@ -74,7 +80,9 @@ export class LiveRoutes {
     }
     upstreams.commit(config.shutdown.graceMs);
     const services = new Map(config.services.map((service) => [service.name, service]));
-    return { version: this.#version++, config, services, catalog, clients: upstreams.clients, routes };
+    // Last: it retires the buckets and store connection the generation in force no longer needs.
+    const rateLimits = this.#rateLimitStores.compile(config, routes);
+    return { version: this.#version++, config, services, catalog, clients: upstreams.clients, routes, rateLimits };
   }
 
   #logRoutes(generation: RouteGeneration): void {

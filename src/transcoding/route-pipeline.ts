@@ -1,6 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { AuthModeName } from '../config/schema.js';
 import { GatewayError, unsupportedMediaTypeMessage } from '../errors/gateway-error.js';
+import type { RateLimits } from '../policies/rate-limit/rate-limits.js';
 import type { CallContextFactory, Identity } from '../upstreams/call-context.js';
 import { PathDecodeError } from './path-template.js';
 import type { CompiledRoute, RouteSet } from './route-set.js';
@@ -9,6 +10,8 @@ import { streamResponse, type ActiveStreams } from './stream-response.js';
 export interface PipelineDeps {
   /** The route set in force (swapped on reload). */
   routes(): RouteSet;
+  /** The rate limits of the same generation as routes(). */
+  rateLimits(): RateLimits;
   authenticate(request: FastifyRequest, mode: AuthModeName): Identity | undefined;
   calls: CallContextFactory;
   streams: ActiveStreams;
@@ -31,26 +34,37 @@ declare module 'fastify' {
 
 /**
  * The one request pipeline of every route, declarative binding or route module alike:
- * match → authenticate → read and bind the body → validate → call → render. The first two
- * stages run in `onRequest`, before Fastify reads the body: an unknown path is a 404, a wrong
- * method a 405 and a missing token a 401, whatever the body's size or content type. The rest
- * is the handler. Errors of every stage leave through the one error handler
- * (errors/error-handler.ts).
+ * global rate limit → match → authenticate → route rate limits → read and bind the body →
+ * validate → call → render. The first four stages run in `onRequest`, before Fastify reads
+ * the body: an unknown path is a 404, a wrong method a 405, a missing token a 401 and a spent
+ * limit a 429, whatever the body's size or content type. The rest is the handler. Errors of
+ * every stage leave through the one error handler (errors/error-handler.ts).
  */
 export interface RoutePipeline {
-  onRequest(request: FastifyRequest): void;
+  /** Synchronous unless a rate limit waits on Redis. */
+  onRequest(request: FastifyRequest, reply: FastifyReply): void | Promise<void>;
   handler(request: FastifyRequest, reply: FastifyReply): Promise<unknown>;
 }
 
 export function createRoutePipeline(deps: PipelineDeps): RoutePipeline {
+  const routeAndAdmit = (request: FastifyRequest, reply: FastifyReply, routes: RouteSet, limits: RateLimits): void | Promise<void> => {
+    const url = request.raw.url ?? '/';
+    const queryStart = url.indexOf('?');
+    const hit = matchRoute(routes, request.method, queryStart < 0 ? url : url.slice(0, queryStart));
+    request.routeLabel = hit.value.label;
+    request.routeHit = hit;
+    request.identity = deps.authenticate(request, hit.value.auth);
+    return limits.forRoute(hit.value)?.admit(request, reply);
+  };
+
   return {
-    onRequest(request) {
-      const url = request.raw.url ?? '/';
-      const queryStart = url.indexOf('?');
-      const hit = matchRoute(deps.routes(), request.method, queryStart < 0 ? url : url.slice(0, queryStart));
-      request.routeLabel = hit.value.label;
-      request.routeHit = hit;
-      request.identity = deps.authenticate(request, hit.value.auth);
+    onRequest(request, reply) {
+      // Both of one generation, read together: a reload while Redis answers changes neither.
+      const routes = deps.routes();
+      const limits = deps.rateLimits();
+      const admitted = limits.global?.admit(request, reply);
+      if (admitted) return admitted.then(() => routeAndAdmit(request, reply, routes, limits));
+      return routeAndAdmit(request, reply, routes, limits);
     },
 
     async handler(request, reply) {
