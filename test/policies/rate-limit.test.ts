@@ -25,7 +25,7 @@ after(async () => {
 const jwt = { secret: testJwtSecret };
 
 async function gatewayWith(service: Record<string, unknown>, extra: Record<string, unknown> = {}): Promise<RunningGateway> {
-  return startGateway(stackConfig([echoService(upstream.address, service)], { auth: { jwt }, ...extra }));
+  return startGateway(stackConfig([{ ...echoService(upstream.address), ...service }], { auth: { jwt }, ...extra }));
 }
 
 /**
@@ -157,7 +157,7 @@ describe('rate limits in memory', () => {
 
   it('keeps the buckets of an unchanged limit across a reload and starts a changed one afresh', async () => {
     const config = (rps: number) =>
-      stackConfig([echoService(upstream.address, { methods: { GetItem: { rateLimit: { rps, burst: 1 } } } })], { auth: { jwt } });
+      stackConfig([{ ...echoService(upstream.address), methods: { GetItem: { rateLimit: { rps, burst: 1 } } } }], { auth: { jwt } });
     const gateway = await startGateway(config(0.01));
     try {
       assert.equal((await get(`${gateway.url}/v1/items/a`)).status, 200);
