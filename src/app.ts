@@ -15,13 +15,11 @@ import { createGatewayLogger } from './observability/logging.js';
 import { GatewayMetrics, noMetrics } from './observability/metrics.js';
 import { registerOpenApi } from './openapi/openapi-plugin.js';
 import { requestIdOf } from './observability/request-id.js';
-import authPlugin from './policies/auth.js';
 import overloadShedding from './policies/overload-shedding.js';
 import corsPlugin from './policies/cors.js';
 import { parseJsonExact } from './transcoding/exact-json.js';
 import { ActiveStreams } from './transcoding/stream-response.js';
-import { createRoutePipeline } from './transcoding/route-pipeline.js';
-import { CallContextFactory } from './upstreams/call-context.js';
+import { createRoutePipeline, matchRoute } from './transcoding/route-pipeline.js';
 
 export interface BuildOptions {
   /** Bounded contexts with route modules; each is mounted in every generation that configures its service. */
@@ -67,7 +65,6 @@ export async function buildApp(config: GatewayConfig, options: BuildOptions = {}
     return503OnClosing: false,
     ...connectionTimeoutOptions(config.server),
   });
-  installErrorHandling(app);
 
   app.removeContentTypeParser(['application/json', 'text/plain']);
   app.addContentTypeParser(jsonMediaType, { parseAs: 'string' }, (_request, body, done) => {
@@ -80,15 +77,16 @@ export async function buildApp(config: GatewayConfig, options: BuildOptions = {}
   });
 
   const live = new LiveRoutes(config, metrics ?? noMetrics, app.log, options.contexts);
+  // Only OPTIONS reaches the not-found handler on a known path (CORS off): a 405 with Allow then.
+  installErrorHandling(app, (method, path) => matchRoute(live.current.routes, method, path));
   const readiness = new Readiness(() => live.current.version);
+  metrics?.watchConfigVersion(() => live.current.version);
   const streams = new ActiveStreams();
-  const calls = new CallContextFactory(config.metadata.forwardHeaders, Object.values(config.auth.jwt?.forwardClaims ?? {}));
 
   await app.register(httpObservability, { metrics: metrics ?? noMetrics });
   await app.register(connectionPolicy, { readiness });
   await app.register(overloadShedding, { overload: config.server.overload });
-  await app.register(corsPlugin, { cors: config.cors });
-  await app.register(authPlugin, { jwt: config.auth.jwt });
+  await app.register(corsPlugin, { policy: () => live.current.cors });
   await app.register(healthRoutes, { readiness, services: () => live.upstreamStatus() });
   if (metrics) {
     app.get('/metrics', { logLevel: 'warn' }, async (_request, reply) => {
@@ -102,20 +100,15 @@ export async function buildApp(config: GatewayConfig, options: BuildOptions = {}
     if (!app.supportedMethods.includes(method)) app.addHttpMethod(method, { hasBody: !bodylessMethods.has(method) });
   }
   const pipeline = createRoutePipeline({
-    routes: () => live.current.routes,
-    rateLimits: () => live.current.rateLimits,
-    authenticate: app.authenticate,
-    calls,
+    generation: () => live.current,
     streams,
-    sseHeartbeatMs: config.server.sseHeartbeatMs,
-    streamIdleTimeoutMs: config.server.streamIdleTimeoutMs,
   });
+  app.decorateRequest('generation', undefined as unknown as Gateway['live']['current']);
   app.decorateRequest('routeHit', undefined);
   app.decorateRequest('identity', undefined);
   app.decorateRequest('rateLimitRemaining', Infinity);
   app.route({
-    // Without CORS nothing else answers OPTIONS: on a known path it is a 405 with Allow like any other method.
-    method: config.cors.origins.length === 0 ? [...transcodedMethods, 'OPTIONS'] : transcodedMethods,
+    method: transcodedMethods,
     url: catchAllUrl,
     exposeHeadRoute: false,
     onRequest: (request, reply, done) => {

@@ -29,16 +29,17 @@ export class ConfigError extends Error {
 /** Reads, validates and normalises a YAML config file; throws ConfigError naming each bad key. */
 export function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.env): GatewayConfig {
   const absolute = path.resolve(file);
-  let text: string;
+  let bytes: Buffer;
   try {
-    text = fs.readFileSync(absolute, 'utf8');
+    bytes = fs.readFileSync(absolute);
   } catch (err) {
     throw new ConfigError([`cannot read ${absolute}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`]);
   }
-  const doc = YAML.parseDocument(text, { prettyErrors: true });
+  const doc = YAML.parseDocument(bytes.toString('utf8'), { prettyErrors: true });
   if (doc.errors.length > 0) throw new ConfigError(doc.errors.map((e) => `${absolute}: ${e.message}`));
   const config = normaliseConfig(doc.toJS() ?? {}, { baseDir: path.dirname(absolute), env });
   config.source = absolute;
+  config.sourceHash = `sha256:${crypto.createHash('sha256').update(bytes).digest('hex')}`;
   return config;
 }
 

@@ -586,6 +586,8 @@ export interface GatewayConfig {
   rateLimit: RateLimitsConfig;
   /** Absolute path of the file it came from, when it came from one (used by reload). */
   source?: string;
+  /** "sha256:<hex>" of that file's bytes. */
+  sourceHash?: string;
 }
 
 /** Thresholds of load shedding; 0 turns one off. */

@@ -5,7 +5,8 @@ import { loadConfigFile } from './load.js';
 import type { GatewayConfig } from './schema.js';
 
 /**
- * Reloads services and protos when the config file or one of its .proto files changes
+ * Reloads the whole config (every key but server.port and server.host) when the config file or
+ * one of its .proto files changes
  * (polled, because Kubernetes ConfigMap updates swap a symlink that fs.watch misses) or on
  * SIGHUP. An invalid file is logged and the routes in force keep serving.
  */
@@ -45,9 +46,15 @@ export function watchConfig(file: string, gateway: Gateway, pollMs = 2000): void
     try {
       config = loadConfigFile(file);
       const generation = gateway.live.reload(config);
-      gateway.app.log.info({ reason, version: generation.version, bindings: generation.routes.table.entries.length }, 'config reloaded');
+      gateway.metrics?.configReloaded('applied');
+      gateway.app.log.info(
+        { reason, version: generation.version, hash: generation.hash, bindings: generation.routes.table.entries.length },
+        `config version ${generation.version} (${generation.hash}) in force`,
+      );
     } catch (err) {
-      gateway.app.log.error({ reason, err }, `config reload rejected, the previous routes keep serving: ${(err as Error).message}`);
+      gateway.metrics?.configReloaded('rejected');
+      const { version, hash } = gateway.live.current;
+      gateway.app.log.error({ reason, version, hash }, `config reload rejected, version ${version} keeps serving: ${(err as Error).message}`);
     }
     if (config) watchFor(config);
   };

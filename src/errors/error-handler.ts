@@ -4,13 +4,20 @@ import { codeName } from './status-codes.js';
 
 /**
  * The one place errors become responses: every error, whoever raised it, leaves as the
- * envelope with the request id. Causes are logged, never sent.
+ * envelope with the request id. Causes are logged, never sent. `unrouted` says why a request
+ * no route took has none, by throwing a GatewayError (a 405 with Allow on a known path);
+ * otherwise it is a 404.
  */
-export function installErrorHandling(app: FastifyInstance): void {
+export function installErrorHandling(app: FastifyInstance, unrouted: (method: string, path: string) => unknown): void {
   // Request validation is the route pipeline's (no Fastify route has a schema), so nothing here is Ajv's.
   app.setErrorHandler((err: FastifyError, request, reply) => sendError(request, reply, GatewayError.from(err)));
   app.setNotFoundHandler((request, reply) => {
-    const path = (request.raw.url ?? '/').split('?')[0];
+    const path = (request.raw.url ?? '/').split('?')[0]!;
+    try {
+      unrouted(request.method, path);
+    } catch (err) {
+      if (err instanceof GatewayError) return sendError(request, reply, err);
+    }
     return sendError(request, reply, GatewayError.http(404, `no route for ${request.method} ${path}`));
   });
 }

@@ -1,3 +1,4 @@
+import crypto from 'node:crypto';
 import type { FastifyBaseLogger } from 'fastify';
 import type { GatewayConfig, ServiceConfig } from '../config/schema.js';
 import type { BoundedContext } from '../contexts/acl-route.js';
@@ -5,26 +6,40 @@ import { moduleRouteCompiler } from '../contexts/module-routes.js';
 import type { RateLimitObserver } from '../policies/rate-limit/observer.js';
 import { RateLimitStores, type RateLimits } from '../policies/rate-limit/rate-limits.js';
 import { loadCatalog, type Catalog } from '../descriptors/catalog.js';
+import { createAuthenticator, type Authenticator } from '../policies/auth.js';
+import { compileCors, type CorsPolicy } from '../policies/cors.js';
 import { compileRouteSet, type RouteSet } from '../transcoding/route-set.js';
+import { CallContextFactory } from '../upstreams/call-context.js';
 import type { UpstreamClient } from '../upstreams/upstream-client.js';
 import { UpstreamPool, type PoolObserver, type ServiceStatus } from '../upstreams/upstream-pool.js';
 import type { UpstreamObserver } from '../upstreams/upstream.js';
 
-/** What one configuration compiles to: descriptors, upstream clients and the route table. */
+/**
+ * What one configuration compiles to: descriptors, upstream clients, the route table and every
+ * policy's compiled form. A request takes the generation in force when it arrives
+ * (`request.generation`) and finishes on it, whatever a reload swaps in meanwhile.
+ */
 export interface RouteGeneration {
   readonly version: number;
+  /** "sha256:<hex>" of the config file's bytes; of the config's JSON when it came from code. */
+  readonly hash: string;
+  readonly loadedAt: Date;
   readonly config: GatewayConfig;
   /** The configured services by name. */
   readonly services: ReadonlyMap<string, ServiceConfig>;
   readonly catalog: Catalog;
   readonly clients: ReadonlyMap<string, UpstreamClient>;
   readonly routes: RouteSet;
+  /** Undefined without auth.jwt. */
+  readonly auth: Authenticator | undefined;
+  readonly cors: CorsPolicy;
+  readonly calls: CallContextFactory;
   readonly rateLimits: RateLimits;
 }
 
 /**
- * Holds the route generation in force. A reload compiles a complete new generation first and
- * swaps one reference; if anything fails the old one keeps serving. Upstream state is kept per
+ * Holds the generation in force. A reload compiles a complete new generation first and swaps
+ * one reference; if anything fails the old one keeps serving. Upstream state is kept per
  * service across reloads (upstreams/upstream-pool.ts): only removed or changed services drain
  * and close.
  */
@@ -50,9 +65,13 @@ export class LiveRoutes {
     return this.#current;
   }
 
-  /** Compiles `config` and swaps it in; throws (leaving the old routes) when it is invalid. */
+  /**
+   * Compiles `config` and swaps it in; throws (leaving the old generation serving) when it is
+   * invalid. The log level follows the new file's (or LOG_LEVEL's).
+   */
   reload(config: GatewayConfig): RouteGeneration {
     this.#current = this.#compile(config);
+    this.log.level = config.logging.level;
     this.#logRoutes(this.#current);
     return this.#current;
   }
@@ -70,6 +89,10 @@ export class LiveRoutes {
 
   #compile(config: GatewayConfig): RouteGeneration {
     const catalog = loadCatalog(config.protos.includeDirs, config.services);
+    const jwt = config.auth.jwt;
+    const auth = jwt ? createAuthenticator(jwt) : undefined;
+    const cors = compileCors(config.cors);
+    const calls = new CallContextFactory(config.metadata.forwardHeaders, Object.values(jwt?.forwardClaims ?? {}));
     const upstreams = this.#upstreams.prepare(config.services);
     let routes: RouteSet;
     try {
@@ -82,7 +105,20 @@ export class LiveRoutes {
     const services = new Map(config.services.map((service) => [service.name, service]));
     // Last: it retires the buckets and store connection the generation in force no longer needs.
     const rateLimits = this.#rateLimitStores.compile(config, routes);
-    return { version: this.#version++, config, services, catalog, clients: upstreams.clients, routes, rateLimits };
+    return {
+      version: this.#version++,
+      hash: config.sourceHash ?? `sha256:${crypto.createHash('sha256').update(JSON.stringify(config)).digest('hex')}`,
+      loadedAt: new Date(),
+      config,
+      services,
+      catalog,
+      clients: upstreams.clients,
+      routes,
+      auth,
+      cors,
+      calls,
+      rateLimits,
+    };
   }
 
   #logRoutes(generation: RouteGeneration): void {

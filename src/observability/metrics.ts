@@ -60,6 +60,8 @@ export class GatewayMetrics implements HttpMetrics, UpstreamObserver, ReplicaHea
   readonly #rateLimited: Counter<'scope' | 'key'>;
   readonly #rateLimitStoreErrors: Counter;
   readonly #rateLimitStoreUp: Gauge;
+  readonly #configReloads: Counter<'result'>;
+  #configVersion: () => number = () => 0;
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'portico_' });
@@ -168,6 +170,30 @@ export class GatewayMetrics implements HttpMetrics, UpstreamObserver, ReplicaHea
       help: 'Whether the shared rate-limit store (Redis) is reachable: 1 or 0 (absent with the memory store).',
       registers: [this.registry],
     });
+    this.#configReloads = new Counter({
+      name: 'portico_config_reloads_total',
+      help: 'Config reloads by result: applied, or rejected (the previous config keeps serving).',
+      labelNames: ['result'],
+      registers: [this.registry],
+    });
+    const metrics = this;
+    new Gauge({
+      name: 'portico_config_version',
+      help: 'Version of the config in force: 1 at start, one more per applied reload.',
+      registers: [this.registry],
+      collect() {
+        this.set(metrics.#configVersion());
+      },
+    });
+  }
+
+  /** The config version gauge reads `version` at scrape time. */
+  watchConfigVersion(version: () => number): void {
+    this.#configVersion = version;
+  }
+
+  configReloaded(result: 'applied' | 'rejected'): void {
+    this.#configReloads.inc({ result });
   }
 
   rateLimited(scope: LimitScope, key: RateLimitKey): void {

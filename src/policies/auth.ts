@@ -1,5 +1,4 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
-import fp from 'fastify-plugin';
+import type { FastifyRequest } from 'fastify';
 import type { AuthModeName, JwtConfig } from '../config/schema.js';
 import { GatewayError } from '../errors/gateway-error.js';
 import { GrpcStatus } from '../errors/status-codes.js';
@@ -7,34 +6,21 @@ import type { Identity } from '../upstreams/call-context.js';
 import { createTokenVerifier } from './token-verifier.js';
 import { VerifiedTokenCache } from './verified-token-cache.js';
 
-/** Synchronous: fast-jwt verifies with a key it already holds, so no request waits a turn. */
-export type Authenticate = (request: FastifyRequest, mode: AuthModeName) => Identity | undefined;
-
-declare module 'fastify' {
-  interface FastifyInstance {
-    /** Verifies the bearer token as `mode` demands and returns the claims to forward. */
-    authenticate: Authenticate;
-  }
-}
-
 const challenge = { 'www-authenticate': 'Bearer' };
 
 /**
- * JWT bearer authentication (fast-jwt). The route pipeline calls `authenticate` with the
- * matched route's mode, before the body is read (transcoding/route-pipeline.ts).
- * Every failure is a 401: a malformed header is not a 400, because to the client it is the
- * same problem as a missing token.
+ * JWT bearer authentication (fast-jwt) of one request as its route's `mode` demands, with the
+ * authenticator of the config generation the request runs on. The route pipeline calls it
+ * before the body is read (transcoding/route-pipeline.ts). Synchronous: fast-jwt verifies with
+ * a key it already holds, so no request waits a turn. Every failure is a 401: a malformed
+ * header is not a 400, because to the client it is the same problem as a missing token.
  */
-async function authPlugin(app: FastifyInstance, { jwt }: { jwt: JwtConfig | undefined }): Promise<void> {
-  const identify = jwt ? createAuthenticator(jwt).identify : undefined;
-  const authenticate: Authenticate = (request, mode) => {
-    if (mode === 'none') return undefined;
-    const header = request.headers.authorization;
-    if (mode === 'optional' && header === undefined) return undefined;
-    if (!identify) throw new GatewayError(GrpcStatus.INTERNAL, 'authentication is required but auth.jwt is not configured');
-    return identify(header);
-  };
-  app.decorate('authenticate', authenticate);
+export function authenticate(request: FastifyRequest, mode: AuthModeName, authenticator: Authenticator | undefined): Identity | undefined {
+  if (mode === 'none') return undefined;
+  const header = request.headers.authorization;
+  if (mode === 'optional' && header === undefined) return undefined;
+  if (!authenticator) throw new GatewayError(GrpcStatus.INTERNAL, 'authentication is required but auth.jwt is not configured');
+  return authenticator.identify(header);
 }
 
 export interface Authenticator {
@@ -122,5 +108,3 @@ function describeJwtFailure(err: unknown): string {
       return 'invalid bearer token';
   }
 }
-
-export default fp(authPlugin, { name: 'portico-auth' });

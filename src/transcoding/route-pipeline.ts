@@ -1,22 +1,16 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { AuthModeName } from '../config/schema.js';
 import { GatewayError, unsupportedMediaTypeMessage } from '../errors/gateway-error.js';
-import type { RateLimits } from '../policies/rate-limit/rate-limits.js';
-import type { CallContextFactory, Identity } from '../upstreams/call-context.js';
+import type { RouteGeneration } from '../lifecycle/live-routes.js';
+import { authenticate } from '../policies/auth.js';
+import type { Identity } from '../upstreams/call-context.js';
 import { PathDecodeError } from './path-template.js';
 import type { CompiledRoute, RouteSet } from './route-set.js';
 import { streamResponse, type ActiveStreams } from './stream-response.js';
 
 export interface PipelineDeps {
-  /** The route set in force (swapped on reload). */
-  routes(): RouteSet;
-  /** The rate limits of the same generation as routes(). */
-  rateLimits(): RateLimits;
-  authenticate(request: FastifyRequest, mode: AuthModeName): Identity | undefined;
-  calls: CallContextFactory;
+  /** The config generation in force (swapped on reload). */
+  generation(): RouteGeneration;
   streams: ActiveStreams;
-  sseHeartbeatMs: number;
-  streamIdleTimeoutMs: number;
 }
 
 const jsonContentType = 'application/json; charset=utf-8';
@@ -25,6 +19,8 @@ type RouteHit = { value: CompiledRoute; params: ReadonlyMap<string, string> };
 
 declare module 'fastify' {
   interface FastifyRequest {
+    /** The config generation the request runs on, from its first stage to its last (decorated in app.ts). */
+    generation: RouteGeneration;
     /** The route the pipeline's onRequest stage matched (decorated in app.ts). */
     routeHit: RouteHit | undefined;
     /** The verified claims to forward upstream, once authenticated. */
@@ -47,24 +43,13 @@ export interface RoutePipeline {
 }
 
 export function createRoutePipeline(deps: PipelineDeps): RoutePipeline {
-  const routeAndAdmit = (request: FastifyRequest, reply: FastifyReply, routes: RouteSet, limits: RateLimits): void | Promise<void> => {
-    const url = request.raw.url ?? '/';
-    const queryStart = url.indexOf('?');
-    const hit = matchRoute(routes, request.method, queryStart < 0 ? url : url.slice(0, queryStart));
-    request.routeLabel = hit.value.label;
-    request.routeHit = hit;
-    request.identity = deps.authenticate(request, hit.value.auth);
-    return limits.forRoute(hit.value)?.admit(request, reply);
-  };
-
   return {
     onRequest(request, reply) {
-      // Both of one generation, read together: a reload while Redis answers changes neither.
-      const routes = deps.routes();
-      const limits = deps.rateLimits();
-      const admitted = limits.global?.admit(request, reply);
-      if (admitted) return admitted.then(() => routeAndAdmit(request, reply, routes, limits));
-      return routeAndAdmit(request, reply, routes, limits);
+      const generation = deps.generation();
+      request.generation = generation;
+      const admitted = generation.rateLimits.global?.admit(request, reply);
+      if (admitted) return admitted.then(() => routeAndAdmit(request, reply, generation));
+      return routeAndAdmit(request, reply, generation);
     },
 
     async handler(request, reply) {
@@ -80,9 +65,12 @@ export function createRoutePipeline(deps: PipelineDeps): RoutePipeline {
         body: route.readsBody ? request.body : undefined,
         identity: request.identity,
       });
-      const ctx = deps.calls.forCall(request, reply, request.identity, route.timeoutMs, route.client.hashKey);
+      const ctx = request.generation.calls.forCall(request, reply, request.identity, route.timeoutMs, route.client.hashKey);
       const call = { service: route.service, rpc: route.rpc, request: message, ctx, idempotent: route.idempotent };
-      if (route.streaming) return streamResponse(request, reply, route, call, deps.streams, deps.sseHeartbeatMs, deps.streamIdleTimeoutMs);
+      if (route.streaming) {
+        const { sseHeartbeatMs, streamIdleTimeoutMs } = request.generation.config.server;
+        return streamResponse(request, reply, route, call, deps.streams, sseHeartbeatMs, streamIdleTimeoutMs);
+      }
 
       let response;
       try {
@@ -96,7 +84,19 @@ export function createRoutePipeline(deps: PipelineDeps): RoutePipeline {
   };
 }
 
-function matchRoute(routes: RouteSet, method: string, path: string): RouteHit {
+/** The route of `method` and `path`; a GatewayError 400, 404 or 405 (with Allow) when there is none. */
+export /** Match, authenticate, then the route's own rate limits (which may key on the identity). */
+function routeAndAdmit(request: FastifyRequest, reply: FastifyReply, generation: RouteGeneration): void | Promise<void> {
+  const url = request.raw.url ?? '/';
+  const queryStart = url.indexOf('?');
+  const hit = matchRoute(generation.routes, request.method, queryStart < 0 ? url : url.slice(0, queryStart));
+  request.routeLabel = hit.value.label;
+  request.routeHit = hit;
+  request.identity = authenticate(request, hit.value.auth, generation.auth);
+  return generation.rateLimits.forRoute(hit.value)?.admit(request, reply);
+}
+
+export function matchRoute(routes: RouteSet, method: string, path: string): RouteHit {
   let match;
   try {
     match = routes.table.match(method, path);

@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import type { FastifyRequest } from 'fastify';
 import { buildApp, type Gateway } from '../../src/app.js';
 import { GatewayError } from '../../src/errors/gateway-error.js';
-import { createAuthenticator } from '../../src/policies/auth.js';
+import { authenticate, createAuthenticator } from '../../src/policies/auth.js';
 import { signToken, testConfig, testJwtSecret } from '../support/gateway.js';
 
 /*
@@ -97,12 +97,12 @@ describe('anonymous junk tokens and the heap', () => {
   it('do not pin memory: 4,000 distinct 8 KB tokens leave the heap about where it was', () => {
     v8.setFlagsFromString('--expose-gc');
     const gc = vm.runInNewContext('gc') as () => void;
-    const authenticate = gateway.app.authenticate;
+    const authenticator = gateway.live.current.auth;
     gc();
     const before = process.memoryUsage().heapUsed;
     for (let i = 0; i < 4000; i++) {
       const request = { headers: { authorization: `Bearer ${junkToken(i, 8000)}` } } as unknown as FastifyRequest;
-      assert.throws(() => authenticate(request, 'required'));
+      assert.throws(() => authenticate(request, 'required', authenticator));
     }
     gc();
     const grownMiB = (process.memoryUsage().heapUsed - before) / 2 ** 20;

@@ -78,6 +78,9 @@ export class RedisStore {
       maxRetriesPerRequest: 0,
       commandTimeout: redisCommandTimeoutMs,
       connectTimeout: 1000,
+      // The INFO ready check would run under the 100 ms timeout too, and time out while a busy
+      // start-up blocks the event loop; a Redis still loading answers LOADING, a store error.
+      enableReadyCheck: false,
       retryStrategy: (attempt) => Math.min(attempt * 100, 1000),
     });
     client.defineCommand('porticoGcra', { lua: gcraScript });
