@@ -273,7 +273,7 @@ export const AuthMode = Type.Union([Type.Literal('none'), Type.Literal('optional
 export const rateLimitKeys = ['ip', 'user', 'global'] as const;
 
 /** A token bucket: `burst` requests at once, refilled at `rps` per second. */
-function rateLimit(scope: string) {
+function rateLimit(scope: string, beforeRouting = false) {
   return Type.Object(
     {
       rps: Type.Number({ exclusiveMinimum: 0, description: 'Requests per second sustained: the rate the bucket refills at (fractions allowed, e.g. 0.5 = one every 2 s).' }),
@@ -284,7 +284,7 @@ function rateLimit(scope: string) {
         Type.Union(rateLimitKeys.map((key) => Type.Literal(key)), {
           description:
             'One bucket per client address (ip), per JWT subject (user: the verified token\'s sub claim, the address for anonymous calls), or one for everyone (global)' +
-            (scope === 'global' ? '. Before routing no token is verified yet, so here only ip or global (default: global).' : ' (default: ip).'),
+            (beforeRouting ? '. Before routing no token is verified yet, so here only ip or global (default: global).' : ' (default: ip).'),
         }),
       ),
     },
@@ -430,7 +430,7 @@ const Cors = Type.Object(
 
 const RateLimits = Type.Object(
   {
-    global: Type.Optional(rateLimit('of every request to the API routes, checked before routing (/healthz, /readyz and /metrics are exempt)')),
+    global: Type.Optional(rateLimit('of every request to the API routes, checked before routing (/healthz, /readyz and /metrics are exempt)', true)),
     store: Type.Optional(
       Type.Union([Type.Literal('memory'), Type.Literal('redis')], {
         default: 'memory',
