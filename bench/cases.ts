@@ -48,6 +48,8 @@ export interface Policy {
   readonly metrics: boolean;
   /** Retries, a circuit breaker and a concurrency cap configured on the (healthy) service. */
   readonly resilience?: boolean;
+  /** A global and a service rate limit far above the load (never a 429), their buckets in this store. */
+  readonly rateLimit?: 'memory' | 'redis';
 }
 
 const allOn: Policy = { jwt: true, metrics: true };
@@ -75,6 +77,13 @@ export const benchCases: readonly BenchCase[] = [
   smallGet('policy-off', 'GET /v1/items/{id} (no JWT, no metrics)', { jwt: false, metrics: false }, 'small-get'),
   // small-get plus the resilience policies, which a healthy upstream never trips: their cost per call.
   smallGet('resilience', 'GET /v1/items/{id} (JWT + metrics + retry, breaker, concurrency cap)', { ...allOn, resilience: true }, 'small-get'),
+  // small-get plus rate limits that never trigger: the cost of the check on every request.
+  smallGet('rate-limit', 'GET /v1/items/{id} (JWT + metrics + global and per-user rate limits in memory)', { ...allOn, rateLimit: 'memory' }, 'small-get'),
+  {
+    ...smallGet('rate-limit-redis', 'GET /v1/items/{id} (JWT + metrics + the same rate limits in Redis)', { ...allOn, rateLimit: 'redis' }, 'small-get'),
+    // Needs a Redis at 127.0.0.1:6379.
+    optIn: true,
+  },
   {
     name: 'post-1k',
     title: 'POST /v1/items, 1 KiB JSON body',

@@ -121,5 +121,12 @@ function policyCostLine(cases: readonly CaseResult[]): string | undefined {
   });
   const resilience = cpu('resilience');
   if (resilience !== undefined) parts.push(`retry + breaker + concurrency cap ${(resilience - all).toFixed(0)} µs, ${(((resilience - all) / all) * 100).toFixed(1)} % (resilience − small-get)`);
+  for (const [label, name] of [
+    ['rate limits in memory', 'rate-limit'],
+    ['in Redis', 'rate-limit-redis'],
+  ] as const) {
+    const limited = cpu(name);
+    if (limited !== undefined) parts.push(`${label} ${(limited - all).toFixed(0)} µs, ${(((limited - all) / all) * 100).toFixed(1)} % (${name} − small-get)`);
+  }
   return parts.length > 0 ? `policy cost per small GET, gateway CPU: ${parts.join('; ')}` : undefined;
 }
