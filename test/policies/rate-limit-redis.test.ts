@@ -78,13 +78,11 @@ function assertTwoOfThree(statuses: number[]): void {
 const logLines = (gateway: RunningGateway, text: string) => gateway.logs.filter((l) => String(l['msg']).includes(text));
 
 describe('rate limits in Redis', () => {
-  it('limits through Redis with the same answers as in memory, per address and per user', async () => {
-    const gateway = await startGateway(
-      stackConfig([{ ...echoService(upstream.address), auth: 'optional', rateLimit: { rps: 0.01, burst: 3, key: 'user' } }], {
-        auth: { jwt },
-        rateLimit: redisLimits(sharedRedis),
-      }),
-    );
+  it('limits through Redis with the same answers as in memory, per address and per user, across reloads', async () => {
+    const limits = redisLimits(sharedRedis);
+    const config = (rps: number) =>
+      stackConfig([{ ...echoService(upstream.address), auth: 'optional', rateLimit: { rps, burst: 3, key: 'user' } }], { auth: { jwt }, rateLimit: limits });
+    const gateway = await startGateway(config(0.01));
     const alice = { headers: { authorization: `Bearer ${signToken({ sub: 'alice' })}` } };
     try {
       await waitFor(async () => (await metricValue(gateway, 'portico_rate_limit_store_up')) === 1);
@@ -105,6 +103,12 @@ describe('rate limits in Redis', () => {
       assert.equal(countOf(await burst(3, () => get(`${gateway.url}/v1/items/a`)), 200), 3);
       assert.equal((await get(`${gateway.url}/v1/items/a`)).status, 429);
       assert.equal((await get(`${gateway.url}/v1/items/a`, { from: '127.0.0.2' })).status, 200);
+
+      // An unchanged limit keeps its buckets (and the connection); a changed one has fresh keys.
+      gateway.gateway.live.reload(config(0.01));
+      assert.equal((await get(`${gateway.url}/v1/items/a`, alice)).status, 429);
+      gateway.gateway.live.reload(config(0.02));
+      assert.equal((await get(`${gateway.url}/v1/items/a`, alice)).status, 200);
     } finally {
       await gateway.close();
     }

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { startEchoUpstream, type EchoUpstream } from '../fixtures/echo-upstream.js';
 import { echoService, stackConfig } from '../transcoding-e2e/harness.js';
-import { signToken, startGateway, testJwtSecret, type RunningGateway } from '../support/gateway.js';
+import { signToken, startGateway, testConfig, testJwtSecret, type RunningGateway } from '../support/gateway.js';
 import { envelopeOf } from '../support/http.js';
 import { assertWithinTenPercent, burst, countOf, get, quotaOf, sustained } from '../support/rate-limit.js';
 import { MemoryBuckets } from '../../src/policies/rate-limit/memory-store.js';
@@ -203,5 +203,19 @@ describe('memory buckets', () => {
     assert.equal(buckets.tat('spent'), 5_000);
     assert.equal(buckets.tat('full-0'), undefined);
     assert.equal(buckets.tat('newcomer'), 2_000);
+  });
+});
+
+describe('rate-limit config', () => {
+  it('defaults burst to rps rounded up and the key to ip (global: global)', () => {
+    const config = testConfig({ rateLimit: { global: { rps: 2.5 } }, services: [{ ...echoService('127.0.0.1:1'), rateLimit: { rps: 7 } }] });
+    assert.deepEqual(config.rateLimit, { store: 'memory', global: { rps: 2.5, burst: 3, key: 'global' } });
+    assert.deepEqual(config.services[0]!.rateLimit, { rps: 7, burst: 7, key: 'ip' });
+  });
+
+  it('refuses a global limit keyed by user, and the Redis store without a URL', () => {
+    assert.throws(() => testConfig({ rateLimit: { global: { rps: 1, key: 'user' } } }), /rateLimit\.global\.key: "user" cannot apply before routing/);
+    assert.throws(() => testConfig({ rateLimit: { store: 'redis' } }), /rateLimit\.redis\.url: is required with rateLimit\.store redis/);
+    assert.throws(() => testConfig({ rateLimit: { global: { rps: 0 } } }), /rateLimit\.global\.rps/);
   });
 });
