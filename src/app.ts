@@ -12,13 +12,16 @@ import { LiveRoutes } from './lifecycle/live-routes.js';
 import { Readiness } from './lifecycle/readiness.js';
 import httpObservability, { catchAllUrl } from './observability/http-observability.js';
 import { createGatewayLogger } from './observability/logging.js';
-import { GatewayMetrics, noMetrics } from './observability/metrics.js';
+import { GatewayMetrics } from './observability/metrics.js';
 import { registerOpenApi } from './openapi/openapi-plugin.js';
 import { requestIdOf } from './observability/request-id.js';
-import overloadShedding from './policies/overload-shedding.js';
+import pressureSampler from './policies/overload-shedding.js';
+import clientAddress from './policies/client-address.js';
 import corsPlugin from './policies/cors.js';
 import { parseJsonExact } from './transcoding/exact-json.js';
+import { exceedsJsonDepth } from './transcoding/json-depth.js';
 import { ActiveStreams } from './transcoding/stream-response.js';
+import { limitChunkedBody } from './transcoding/body-limit.js';
 import { createRoutePipeline, matchRoute } from './transcoding/route-pipeline.js';
 
 export interface BuildOptions {
@@ -34,8 +37,7 @@ export interface Gateway {
   live: LiveRoutes;
   readiness: Readiness;
   streams: ActiveStreams;
-  /** Undefined when `metrics.enabled` is false. */
-  metrics: GatewayMetrics | undefined;
+  metrics: GatewayMetrics;
 }
 
 /**
@@ -51,14 +53,17 @@ const jsonMediaType = /^application\/(?:[\w.-]+\+)?json\s*(?:;.*)?$/i;
 /** Builds the gateway from a validated config; server.ts and the tests both call this. */
 export async function buildApp(config: GatewayConfig, options: BuildOptions = {}): Promise<Gateway> {
   const gatewayLogger = options.logger === undefined ? createGatewayLogger(config.logging.level) : undefined;
-  const metrics = config.metrics.enabled ? new GatewayMetrics() : undefined;
+  // Built always, so that metrics.enabled can follow a reload: off, /metrics is a 404.
+  const metrics = new GatewayMetrics();
   const app = Fastify({
     ...(gatewayLogger ? { loggerInstance: gatewayLogger.logger as FastifyBaseLogger } : { logger: options.logger }),
     genReqId: requestIdOf,
     // One access line per request (observability/http-observability.ts) instead of Fastify's two.
     logController: new LogController({ requestIdLogLabel: 'requestId', disableRequestLogging: true }),
-    bodyLimit: config.server.bodyLimit,
-    clientErrorHandler: createClientErrorHandler(metrics ?? noMetrics),
+    // The limit that counts is the config generation's (transcoding/body-limit.ts); this only
+    // keeps Fastify's own out of the way of a reload that raises it.
+    bodyLimit: Number.MAX_SAFE_INTEGER,
+    clientErrorHandler: createClientErrorHandler(metrics),
     frameworkErrors: frameworkErrorHandler,
     forceCloseConnections: 'idle',
     // lifecycle/connection-policy.ts answers requests that arrive while closing, with the envelope.
@@ -66,9 +71,16 @@ export async function buildApp(config: GatewayConfig, options: BuildOptions = {}
     ...connectionTimeoutOptions(config.server),
   });
 
+  const live = new LiveRoutes(config, metrics, app.log, options.contexts);
+
   app.removeContentTypeParser(['application/json', 'text/plain']);
-  app.addContentTypeParser(jsonMediaType, { parseAs: 'string' }, (_request, body, done) => {
+  app.addContentTypeParser(jsonMediaType, { parseAs: 'string' }, (request, body, done) => {
     if (body === '') return done(null, undefined);
+    // The catch-all pinned its request's generation in onRequest; other routes read the one in force.
+    const { maxJsonDepth } = (request.generation ?? live.current).config.server;
+    if (exceedsJsonDepth(body as string, maxJsonDepth)) {
+      return done(GatewayError.http(400, `request body nests JSON deeper than ${maxJsonDepth} levels (server.maxJsonDepth)`), undefined);
+    }
     try {
       done(null, parseJsonExact(body as string));
     } catch (err) {
@@ -76,31 +88,31 @@ export async function buildApp(config: GatewayConfig, options: BuildOptions = {}
     }
   });
 
-  const live = new LiveRoutes(config, metrics ?? noMetrics, app.log, options.contexts);
   // Only OPTIONS reaches the not-found handler on a known path (CORS off): a 405 with Allow then.
   installErrorHandling(app, (method, path) => matchRoute(live.current.routes, method, path));
   const readiness = new Readiness(() => live.current.version);
-  metrics?.watchConfigVersion(() => live.current.version);
+  metrics.watchConfigVersion(() => live.current.version);
   const streams = new ActiveStreams();
 
-  await app.register(httpObservability, { metrics: metrics ?? noMetrics });
+  await app.register(clientAddress, { resolver: () => live.current.clientAddress });
+  await app.register(httpObservability, { metrics });
   await app.register(connectionPolicy, { readiness });
-  await app.register(overloadShedding, { overload: config.server.overload });
+  await app.register(pressureSampler);
   await app.register(corsPlugin, { policy: () => live.current.cors });
   await app.register(healthRoutes, { readiness, services: () => live.upstreamStatus() });
-  if (metrics) {
-    app.get('/metrics', { logLevel: 'warn' }, async (_request, reply) => {
-      reply.header('content-type', metrics.registry.contentType);
-      return metrics.registry.metrics();
-    });
-  }
-  if (config.openapi.enabled) await registerOpenApi(app, live);
+  app.get('/metrics', { logLevel: 'warn' }, async (_request, reply) => {
+    if (!live.current.config.metrics.enabled) return reply.callNotFound();
+    reply.header('content-type', metrics.registry.contentType);
+    return metrics.registry.metrics();
+  });
+  await registerOpenApi(app, live);
 
   for (const method of transcodedMethods) {
     if (!app.supportedMethods.includes(method)) app.addHttpMethod(method, { hasBody: !bodylessMethods.has(method) });
   }
   const pipeline = createRoutePipeline({
     generation: () => live.current,
+    pressure: () => app.memoryUsage(),
     streams,
   });
   app.decorateRequest('generation', undefined as unknown as Gateway['live']['current']);
@@ -121,6 +133,7 @@ export async function buildApp(config: GatewayConfig, options: BuildOptions = {}
       if (pending) pending.then(() => done(), done);
       else done();
     },
+    preParsing: (request, _reply, payload, done) => done(null, limitChunkedBody(request, payload, request.generation.config.server.bodyLimit)),
     handler: pipeline.handler,
   });
   app.addHook('onClose', async () => {

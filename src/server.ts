@@ -78,7 +78,7 @@ async function main(): Promise<void> {
     await gateway.app.close();
     return;
   }
-  drainOnSignals(gateway, config.shutdown);
+  drainOnSignals(gateway);
   if (config.source) watchConfig(config.source, gateway);
   const { port, host } = config.server;
   try {

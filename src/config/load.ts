@@ -17,6 +17,7 @@ import {
   type RetryConfig,
   type ServiceConfig,
 } from './schema.js';
+import { trustedProxyProblem } from '../policies/client-address.js';
 import { healthCheckDefaults, outlierDetectionDefaults } from '../upstreams/health/service-health.js';
 
 export class ConfigError extends Error {
@@ -66,6 +67,8 @@ export function normaliseConfig(raw: unknown, { baseDir, env }: { baseDir: strin
         maxHeapUsedBytes: server.overload!.maxHeapUsedBytes!,
         maxRssBytes: server.overload!.maxRssBytes!,
       },
+      trustedProxies: server.trustedProxies!,
+      maxJsonDepth: server.maxJsonDepth!,
     },
     shutdown: { delayMs: input.shutdown!.delayMs!, graceMs: input.shutdown!.graceMs! },
     protos: { includeDirs: input.protos!.includeDirs!.map((dir) => path.resolve(baseDir, dir)) },
@@ -104,6 +107,11 @@ export function normaliseConfig(raw: unknown, { baseDir, env }: { baseDir: strin
   if (config.server.headersTimeoutMs > config.server.requestTimeoutMs) {
     problems.push(`server.headersTimeoutMs: must be at most server.requestTimeoutMs (${config.server.requestTimeoutMs}), got ${config.server.headersTimeoutMs}`);
   }
+
+  config.server.trustedProxies.forEach((entry, i) => {
+    const problem = trustedProxyProblem(entry);
+    if (problem) problems.push(`server.trustedProxies[${i}]: ${problem}`);
+  });
 
   const names = new Set<string>();
   config.services.forEach((s, i) => {

@@ -82,6 +82,21 @@ const Server = Type.Object(
       }),
     ),
     overload: Type.Optional(Overload),
+    trustedProxies: Type.Optional(
+      Type.Array(Type.String({ minLength: 1 }), {
+        default: [],
+        description:
+          'Proxies (IP addresses or CIDRs such as 10.0.0.0/8, IPv4 or IPv6; loopback, linklocal and uniquelocal name the usual ranges) whose X-Forwarded-For is believed: behind one, the client address is the right-most X-Forwarded-For entry that is not one of them; otherwise it is the connection\'s peer. Default none: any client can write that header.',
+      }),
+    ),
+    maxJsonDepth: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        maximum: 1000,
+        default: 64,
+        description: 'Deepest nesting of objects and arrays a JSON request body may have; deeper is a 400 before the body is parsed.',
+      }),
+    ),
   },
   { additionalProperties: false, default: {} },
 );
@@ -513,7 +528,7 @@ const Logging = Type.Object(
 const Metrics = Type.Object(
   {
     enabled: Type.Optional(
-      Type.Boolean({ default: true, description: 'Serve /metrics and record the request and upstream metrics; false turns both off.' }),
+      Type.Boolean({ default: true, description: 'Serve /metrics; false answers 404 there. Recording goes on (it is cheap), so a reload that turns it back on loses no counts.' }),
     ),
   },
   { additionalProperties: false, default: {} },
@@ -573,6 +588,9 @@ export interface GatewayConfig {
     /** 0 when streams are never cut for an unread client. */
     streamIdleTimeoutMs: number;
     overload: OverloadConfig;
+    /** Addresses and CIDRs whose X-Forwarded-For is believed (policies/client-address.ts). */
+    trustedProxies: string[];
+    maxJsonDepth: number;
   };
   shutdown: { delayMs: number; graceMs: number };
   protos: { includeDirs: string[] };

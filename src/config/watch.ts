@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import type { Gateway } from '../app.js';
 import { findProtoFile } from '../descriptors/proto-files.js';
+import { applyConnectionTimeouts } from '../lifecycle/connection-timeouts.js';
 import { loadConfigFile } from './load.js';
 import type { GatewayConfig } from './schema.js';
 
@@ -46,13 +47,14 @@ export function watchConfig(file: string, gateway: Gateway, pollMs = 2000): void
     try {
       config = loadConfigFile(file);
       const generation = gateway.live.reload(config);
-      gateway.metrics?.configReloaded('applied');
+      applyConnectionTimeouts(gateway.app.server, config.server);
+      gateway.metrics.configReloaded('applied');
       gateway.app.log.info(
         { reason, version: generation.version, hash: generation.hash, bindings: generation.routes.table.entries.length },
         `config version ${generation.version} (${generation.hash}) in force`,
       );
     } catch (err) {
-      gateway.metrics?.configReloaded('rejected');
+      gateway.metrics.configReloaded('rejected');
       const { version, hash } = gateway.live.current;
       gateway.app.log.error({ reason, version, hash }, `config reload rejected, version ${version} keeps serving: ${(err as Error).message}`);
     }

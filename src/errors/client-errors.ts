@@ -4,6 +4,7 @@ import type { Socket } from 'node:net';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { unmatchedLabel } from '../observability/http-observability.js';
 import type { HttpMetrics } from '../observability/metrics.js';
+import { canonicalAddress } from '../policies/client-address.js';
 import { sendError } from './error-handler.js';
 import { errorEnvelope, GatewayError } from './gateway-error.js';
 import { GrpcStatus } from './status-codes.js';
@@ -87,6 +88,8 @@ export function createClientErrorHandler(metrics: HttpMetrics): (this: FastifyIn
     const method = methodOf(err);
     // No request object exists, so there is no duration to measure: recorded as 0.
     metrics.requestFinished(unmatchedLabel, method, refusal.httpStatus, 0);
-    this.log.info({ requestId, method, route: unmatchedLabel, status: refusal.httpStatus, refusal: err.code }, 'request completed');
+    // No headers were read: the client is the peer, even a trusted proxy.
+    const client = canonicalAddress(socket.remoteAddress);
+    this.log.info({ requestId, method, route: unmatchedLabel, client, status: refusal.httpStatus, refusal: err.code }, 'request completed');
   };
 }

@@ -1,13 +1,15 @@
 import crypto from 'node:crypto';
 import type { FastifyBaseLogger } from 'fastify';
-import type { GatewayConfig, ServiceConfig } from '../config/schema.js';
+import type { GatewayConfig, OverloadConfig, ServiceConfig } from '../config/schema.js';
 import type { BoundedContext } from '../contexts/acl-route.js';
 import { moduleRouteCompiler } from '../contexts/module-routes.js';
 import type { RateLimitObserver } from '../policies/rate-limit/observer.js';
 import { RateLimitStores, type RateLimits } from '../policies/rate-limit/rate-limits.js';
 import { loadCatalog, type Catalog } from '../descriptors/catalog.js';
 import { createAuthenticator, type Authenticator } from '../policies/auth.js';
+import { compileClientAddress, type ClientAddressResolver } from '../policies/client-address.js';
 import { compileCors, type CorsPolicy } from '../policies/cors.js';
+import { compileOverload } from '../policies/overload-shedding.js';
 import { compileRouteSet, type RouteSet } from '../transcoding/route-set.js';
 import { CallContextFactory } from '../upstreams/call-context.js';
 import type { UpstreamClient } from '../upstreams/upstream-client.js';
@@ -33,7 +35,11 @@ export interface RouteGeneration {
   /** Undefined without auth.jwt. */
   readonly auth: Authenticator | undefined;
   readonly cors: CorsPolicy;
+  /** Load-shedding thresholds; undefined when shedding is off. */
+  readonly overload: OverloadConfig | undefined;
   readonly calls: CallContextFactory;
+  /** Finds a request's client address, trusting server.trustedProxies' X-Forwarded-For. */
+  readonly clientAddress: ClientAddressResolver;
   readonly rateLimits: RateLimits;
 }
 
@@ -92,6 +98,7 @@ export class LiveRoutes {
     const jwt = config.auth.jwt;
     const auth = jwt ? createAuthenticator(jwt) : undefined;
     const cors = compileCors(config.cors);
+    const clientAddress = compileClientAddress(config.server.trustedProxies);
     const calls = new CallContextFactory(config.metadata.forwardHeaders, Object.values(jwt?.forwardClaims ?? {}));
     const upstreams = this.#upstreams.prepare(config.services);
     let routes: RouteSet;
@@ -116,7 +123,9 @@ export class LiveRoutes {
       routes,
       auth,
       cors,
+      overload: compileOverload(config.server.overload),
       calls,
+      clientAddress,
       rateLimits,
     };
   }

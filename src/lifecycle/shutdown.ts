@@ -10,13 +10,20 @@ import type { GatewayConfig } from '../config/schema.js';
  * Responses from SIGTERM on say `Connection: close`, and requests that still arrive on open
  * connections once the listener has closed get a 503 envelope (lifecycle/connection-policy.ts).
  */
-export function drainOnSignals(gateway: Gateway, shutdown: GatewayConfig['shutdown']): void {
+export function drainOnSignals(gateway: Gateway): void {
   closeWithGrace(
-    // SIGHUP reloads the config (config/watch.ts) instead of stopping the gateway.
-    { delay: shutdown.delayMs + shutdown.graceMs + 5000, logger: gateway.app.log, skip: ['SIGHUP'] },
+    // SIGHUP reloads the config (config/watch.ts) instead of stopping the gateway. No delay of
+    // close-with-grace's own: the deadline comes from the config in force when the signal comes.
+    { delay: null, logger: gateway.app.log, skip: ['SIGHUP'] },
     async ({ signal, err }) => {
       if (err) gateway.app.log.error({ err }, 'shutting down after an unexpected error');
       else gateway.app.log.info({ signal }, 'shutting down');
+      const shutdown = gateway.live.current.config.shutdown;
+      const deadlineMs = shutdown.delayMs + shutdown.graceMs + 5000;
+      setTimeout(() => {
+        gateway.app.log.error(`shutdown did not finish within ${deadlineMs} ms; exiting`);
+        process.exit(1);
+      }, deadlineMs).unref();
       await drain(gateway, shutdown);
     },
   );

@@ -49,6 +49,7 @@ async function httpObservability(app: FastifyInstance, { metrics }: { metrics: H
       {
         method: request.method,
         route,
+        client: request.clientAddress,
         status,
         latencyMs: Math.round(elapsedMs * 100) / 100,
         ...(request.upstreamCode && { upstreamCode: request.upstreamCode }),
@@ -79,4 +80,5 @@ async function httpObservability(app: FastifyInstance, { metrics }: { metrics: H
   });
 }
 
-export default fp(httpObservability, { name: 'portico-http-observability' });
+// The access line carries request.clientAddress, which that plugin's first hook sets.
+export default fp(httpObservability, { name: 'portico-http-observability', dependencies: ['portico-client-address'] });

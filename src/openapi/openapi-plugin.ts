@@ -21,6 +21,17 @@ const { version } = createRequire(import.meta.url)('../../package.json') as { ve
  * it the generated document instead.
  */
 export async function registerOpenApi(app: FastifyInstance, live: LiveRoutes): Promise<void> {
+  // Registered always, in a scope of its own, so that openapi.enabled follows a reload: off,
+  // both paths are a 404 like any unknown path.
+  await app.register(async (scope) => {
+    scope.addHook('onRequest', async (request, reply) => {
+      if (!live.current.config.openapi.enabled) return reply.callNotFound();
+    });
+    await serveDocuments(scope, live);
+  });
+}
+
+async function serveDocuments(app: FastifyInstance, live: LiveRoutes): Promise<void> {
   let cached: { version: number; document: OpenApiDocument; json: string } | undefined;
 
   const current = (): NonNullable<typeof cached> => {

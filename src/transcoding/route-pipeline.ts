@@ -2,6 +2,8 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { GatewayError, unsupportedMediaTypeMessage } from '../errors/gateway-error.js';
 import type { RouteGeneration } from '../lifecycle/live-routes.js';
 import { authenticate } from '../policies/auth.js';
+import { shedIfOverloaded, type PressureSample } from '../policies/overload-shedding.js';
+import { refuseDeclaredOversize } from './body-limit.js';
 import type { Identity } from '../upstreams/call-context.js';
 import { PathDecodeError } from './path-template.js';
 import type { CompiledRoute, RouteSet } from './route-set.js';
@@ -10,6 +12,8 @@ import { streamResponse, type ActiveStreams } from './stream-response.js';
 export interface PipelineDeps {
   /** The config generation in force (swapped on reload). */
   generation(): RouteGeneration;
+  /** The last load sample, for load shedding. */
+  pressure(): PressureSample;
   streams: ActiveStreams;
 }
 
@@ -30,11 +34,12 @@ declare module 'fastify' {
 
 /**
  * The one request pipeline of every route, declarative binding or route module alike:
- * global rate limit → match → authenticate → route rate limits → read and bind the body →
- * validate → call → render. The first four stages run in `onRequest`, before Fastify reads
- * the body: an unknown path is a 404, a wrong method a 405, a missing token a 401 and a spent
- * limit a 429, whatever the body's size or content type. The rest is the handler. Errors of
- * every stage leave through the one error handler (errors/error-handler.ts).
+ * shed when overloaded → global rate limit → match → authenticate → route rate limits → read
+ * and bind the body → validate → call → render. The stages up to the route's rate limits run
+ * in `onRequest`, before Fastify reads the body: an unknown path is a 404, a wrong method a
+ * 405, a missing token a 401 and a spent limit a 429, whatever the body's size or content
+ * type; a declared oversized body is a 413 then too. The rest is the handler. Errors of every
+ * stage leave through the one error handler (errors/error-handler.ts).
  */
 export interface RoutePipeline {
   /** Synchronous unless a rate limit waits on Redis. */
@@ -47,6 +52,7 @@ export function createRoutePipeline(deps: PipelineDeps): RoutePipeline {
     onRequest(request, reply) {
       const generation = deps.generation();
       request.generation = generation;
+      if (generation.overload) shedIfOverloaded(request, generation.overload, deps.pressure());
       const admitted = generation.rateLimits.global?.admit(request, reply);
       if (admitted) return admitted.then(() => routeAndAdmit(request, reply, generation));
       return routeAndAdmit(request, reply, generation);
@@ -85,7 +91,7 @@ export function createRoutePipeline(deps: PipelineDeps): RoutePipeline {
 }
 
 /** The route of `method` and `path`; a GatewayError 400, 404 or 405 (with Allow) when there is none. */
-export /** Match, authenticate, then the route's own rate limits (which may key on the identity). */
+export /** Match, authenticate, refuse a declared oversized body, then the route's own rate limits (which may key on the identity). */
 function routeAndAdmit(request: FastifyRequest, reply: FastifyReply, generation: RouteGeneration): void | Promise<void> {
   const url = request.raw.url ?? '/';
   const queryStart = url.indexOf('?');
@@ -93,6 +99,7 @@ function routeAndAdmit(request: FastifyRequest, reply: FastifyReply, generation:
   request.routeLabel = hit.value.label;
   request.routeHit = hit;
   request.identity = authenticate(request, hit.value.auth, generation.auth);
+  if (hit.value.readsBody) refuseDeclaredOversize(request, generation.config.server.bodyLimit);
   return generation.rateLimits.forRoute(hit.value)?.admit(request, reply);
 }
 

@@ -28,7 +28,7 @@ export class CallContextFactory {
    * channel's picker, which takes it out before the call is sent (balancing/ring-hash.ts).
    */
   forCall(request: FastifyRequest, reply: FastifyReply, identity: Identity | undefined, timeoutMs: number | undefined, hashKey?: HashKeyReader): CallContext {
-    const metadata = this.#metadata.build(request.headers, request.id, identity, request.ip);
+    const metadata = this.#metadata.build(request.headers, request.id, identity, request.clientAddress);
     const position = hashKey?.(request, identity);
     if (position !== undefined) metadata.set(hashKeyMetadata, String(position));
     return {

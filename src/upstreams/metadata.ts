@@ -26,8 +26,9 @@ const forwardedFor = 'x-forwarded-for';
  * and the verified identity. The identity keys (`identityKeys`, every key a verified claim may
  * be forwarded as) never come from a header, even when the allow-list names them, so a client
  * cannot spoof them: not when a token carries the claim, nor when there is no token or claim.
- * `x-forwarded-for` in the allow-list stands for the client address the gateway determined,
- * never the header a client wrote, which any client can fill with any address.
+ * `x-forwarded-for` in the allow-list stands for the client address the gateway determined
+ * (policies/client-address.ts), never the header as received, which any client can fill with
+ * any address.
  */
 export class MetadataBuilder {
   readonly #headers: readonly string[];

@@ -38,17 +38,17 @@ describe('concurrency limit', () => {
     const other = await startEchoUpstream();
     const gateway = await startGateway(
       stackConfig([
-        { ...echoService(slow.address), concurrency: { max: 10 } },
+        { ...echoService(slow.address), timeoutMs: 10_000, concurrency: { max: 10 } },
         { name: 'extra', protoFiles: ['acceptance/v1/extra.proto'], service: 'acceptance.v1.ExtraService', address: other.address },
       ]),
     );
     try {
-      const sleeping = Array.from({ length: 10 }, () => fetch(`${gateway.url}/v1/sleep/1500`));
+      const sleeping = Array.from({ length: 10 }, () => fetch(`${gateway.url}/v1/sleep/4000`));
       while (slow.count('Sleep') < 10) await new Promise((resolve) => setTimeout(resolve, 10));
       const refusals: number[] = [];
       const others: number[] = [];
       for (let i = 0; i < 20; i++) {
-        const refused = await timed(`${gateway.url}/v1/sleep/1500`);
+        const refused = await timed(`${gateway.url}/v1/sleep/4000`);
         assert.equal(refused.status, 503);
         const error = envelopeOf(refused.body);
         assert.equal(error.details[0]?.['reason'], 'CONCURRENCY_LIMIT');
@@ -58,7 +58,7 @@ describe('concurrency limit', () => {
         others.push(served.ms);
       }
       console.log(`# p99 of the refusals: ${p99(refusals).toFixed(1)} ms; p99 of the other service meanwhile: ${p99(others).toFixed(1)} ms`);
-      // "At once": far below the 1.5 s the upstream sleeps.
+      // "At once": far below the 4 s the upstream sleeps (long enough for the 40 requests below on a busy machine).
       assert.ok(p99(refusals) < 500, `refusals took up to ${p99(refusals)} ms`);
       assert.equal(slow.count('Sleep'), 10, 'no refused call reached the upstream');
       assert.equal(await seriesValue(gateway, 'portico_upstream_in_flight_calls', { service: 'echo' }), 10);

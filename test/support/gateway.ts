@@ -26,8 +26,11 @@ export interface RunningGateway {
   close(): Promise<void>;
 }
 
-/** Builds the real app and listens on a loopback port, capturing its JSON log lines. */
-export async function startGateway(config: GatewayConfig, options: Omit<BuildOptions, 'logger'> = {}): Promise<RunningGateway> {
+/**
+ * Builds the real app and listens on a loopback port, capturing its JSON log lines. `host`
+ * (default 127.0.0.1) may be `::1`, or `::` for a dual-stack listener (its url is then [::1]).
+ */
+export async function startGateway(config: GatewayConfig, { host = '127.0.0.1', ...options }: Omit<BuildOptions, 'logger'> & { host?: string } = {}): Promise<RunningGateway> {
   const logs: Record<string, unknown>[] = [];
   const stream = new Writable({
     write(chunk: Buffer, _encoding, done) {
@@ -36,10 +39,11 @@ export async function startGateway(config: GatewayConfig, options: Omit<BuildOpt
     },
   });
   const gateway = await buildApp(config, { ...options, logger: { level: config.logging.level, stream } });
-  await gateway.app.listen({ port: 0, host: '127.0.0.1' });
+  await gateway.app.listen({ port: 0, host });
   const address = gateway.app.server.address();
   const port = typeof address === 'object' && address ? address.port : 0;
-  return { url: `http://127.0.0.1:${port}`, port, gateway, logs, close: () => gateway.app.close() };
+  const urlHost = host === '::' ? '[::1]' : host.includes(':') ? `[${host}]` : host;
+  return { url: `http://${urlHost}:${port}`, port, gateway, logs, close: () => gateway.app.close() };
 }
 
 /** Signs a JWT for testJwtSecret, expiring after `expiresIn` ms (default 10 minutes) unless the claims carry an exp. */

@@ -1,7 +1,6 @@
 import type { FastifyRequest } from 'fastify';
 import type { RateLimitConfig, RateLimitKey } from '../../config/schema.js';
 import { verifiedClaim } from '../auth.js';
-import { clientAddress } from './client-address.js';
 import type { LimitScope } from './observer.js';
 import { bucketShape, type BucketShape } from './token-bucket.js';
 
@@ -52,7 +51,8 @@ export class Limit implements BucketShape {
       // A prefix no address has: a subject that reads like an address gets a bucket of its own.
       if (subject !== undefined) return `sub:${subject}`;
     }
-    return clientAddress(request);
+    // The address policies key on (server.trustedProxies); unset only for a connection already gone.
+    return request.clientAddress ?? '';
   }
 
   /** The RateLimit field value with `remaining` requests left, full again in `resetMs`. */
