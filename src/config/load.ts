@@ -71,6 +71,7 @@ export function normaliseConfig(raw: unknown, { baseDir, env }: { baseDir: strin
       maxJsonDepth: server.maxJsonDepth!,
     },
     shutdown: { delayMs: input.shutdown!.delayMs!, graceMs: input.shutdown!.graceMs! },
+    reload: { allowBreaking: input.reload!.allowBreaking! },
     protos: { includeDirs: input.protos!.includeDirs!.map((dir) => path.resolve(baseDir, dir)) },
     services: input.services!.map((s) => ({
       name: s.name,

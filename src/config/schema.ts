@@ -113,6 +113,19 @@ const Shutdown = Type.Object(
   { additionalProperties: false, default: {} },
 );
 
+const Reload = Type.Object(
+  {
+    allowBreaking: Type.Optional(
+      Type.Boolean({
+        default: false,
+        description:
+          'Apply a reload that would break clients of the routes in force (a binding removed or remapped, a field of a served message removed, renumbered or retyped); false refuses it and names each break. Read from the new file.',
+      }),
+    ),
+  },
+  { additionalProperties: false, default: {} },
+);
+
 const Protos = Type.Object(
   {
     includeDirs: Type.Optional(
@@ -558,6 +571,7 @@ export const ConfigSchema = Type.Object(
   {
     server: Type.Optional(Server),
     shutdown: Type.Optional(Shutdown),
+    reload: Type.Optional(Reload),
     protos: Type.Optional(Protos),
     upstreamDefaults: Type.Optional(UpstreamDefaults),
     services: Type.Optional(Type.Array(Service, { default: [], description: 'Upstream gRPC services.' })),
@@ -593,6 +607,7 @@ export interface GatewayConfig {
     maxJsonDepth: number;
   };
   shutdown: { delayMs: number; graceMs: number };
+  reload: { allowBreaking: boolean };
   protos: { includeDirs: string[] };
   services: ServiceConfig[];
   cors: { origins: string[]; credentials: boolean; maxAgeSeconds: number; allowedHeaders: string[] };

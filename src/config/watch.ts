@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import type { Gateway } from '../app.js';
 import { findProtoFile } from '../descriptors/proto-files.js';
 import { applyConnectionTimeouts } from '../lifecycle/connection-timeouts.js';
+import { BreakingReloadError } from '../transcoding/breaking-changes.js';
 import { loadConfigFile } from './load.js';
 import type { GatewayConfig } from './schema.js';
 
@@ -56,7 +57,8 @@ export function watchConfig(file: string, gateway: Gateway, pollMs = 2000): void
     } catch (err) {
       gateway.metrics.configReloaded('rejected');
       const { version, hash } = gateway.live.current;
-      gateway.app.log.error({ reason, version, hash }, `config reload rejected, version ${version} keeps serving: ${(err as Error).message}`);
+      const breaks = err instanceof BreakingReloadError ? { breaks: err.breaks } : {};
+      gateway.app.log.error({ reason, version, hash, ...breaks }, `config reload rejected, version ${version} keeps serving: ${(err as Error).message}`);
     }
     if (config) watchFor(config);
   };

@@ -10,6 +10,7 @@ import { createAuthenticator, type Authenticator } from '../policies/auth.js';
 import { compileClientAddress, type ClientAddressResolver } from '../policies/client-address.js';
 import { compileCors, type CorsPolicy } from '../policies/cors.js';
 import { compileOverload } from '../policies/overload-shedding.js';
+import { breakingChanges, BreakingReloadError } from '../transcoding/breaking-changes.js';
 import { compileRouteSet, type RouteSet } from '../transcoding/route-set.js';
 import { CallContextFactory } from '../upstreams/call-context.js';
 import type { UpstreamClient } from '../upstreams/upstream-client.js';
@@ -73,10 +74,11 @@ export class LiveRoutes {
 
   /**
    * Compiles `config` and swaps it in; throws (leaving the old generation serving) when it is
-   * invalid. The log level follows the new file's (or LOG_LEVEL's).
+   * invalid, or when it would break clients of the routes in force and does not set
+   * reload.allowBreaking. The log level follows the new file's (or LOG_LEVEL's).
    */
   reload(config: GatewayConfig): RouteGeneration {
-    this.#current = this.#compile(config);
+    this.#current = this.#compile(config, this.#current);
     this.log.level = config.logging.level;
     this.#logRoutes(this.#current);
     return this.#current;
@@ -93,7 +95,7 @@ export class LiveRoutes {
     this.#rateLimitStores.close();
   }
 
-  #compile(config: GatewayConfig): RouteGeneration {
+  #compile(config: GatewayConfig, previous?: RouteGeneration): RouteGeneration {
     const catalog = loadCatalog(config.protos.includeDirs, config.services);
     const jwt = config.auth.jwt;
     const auth = jwt ? createAuthenticator(jwt) : undefined;
@@ -102,13 +104,17 @@ export class LiveRoutes {
     const calls = new CallContextFactory(config.metadata.forwardHeaders, Object.values(jwt?.forwardClaims ?? {}));
     const upstreams = this.#upstreams.prepare(config.services);
     let routes: RouteSet;
+    let breaks: string[] = [];
     try {
       routes = compileRouteSet(catalog, upstreams.clients, moduleRouteCompiler(this.contexts, config.auth.jwt !== undefined));
+      if (previous) breaks = breakingChanges(previous.routes, routes);
+      if (breaks.length > 0 && !config.reload.allowBreaking) throw new BreakingReloadError(breaks);
     } catch (err) {
       upstreams.discard();
       throw err;
     }
     upstreams.commit(config.shutdown.graceMs);
+    if (breaks.length > 0) this.log.warn({ breaks }, `reload applied with ${breaks.length} breaking change(s), as reload.allowBreaking allows`);
     const services = new Map(config.services.map((service) => [service.name, service]));
     // Last: it retires the buckets and store connection the generation in force no longer needs.
     const rateLimits = this.#rateLimitStores.compile(config, routes);

@@ -131,7 +131,7 @@ describe('a service added by a reload', () => {
       const response = await fetch(`${reloading.url}/v1/tickers/AAPL`);
       assert.equal(response.status, 200);
       assert.equal(((await response.json()) as { direction: string }).direction, 'UP');
-      reloading.gateway.live.reload(without);
+      reloading.gateway.live.reload({ ...without, reload: { allowBreaking: true } });
       assert.equal((await fetch(`${reloading.url}/v1/tickers/AAPL`)).status, 404);
     } finally {
       await reloading.close();

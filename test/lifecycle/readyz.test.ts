@@ -60,7 +60,7 @@ describe('/readyz body', () => {
   });
 
   it('follows a reload: a removed service is no longer listed', async () => {
-    gateway.gateway.live.reload(stackConfig([echoService(upstream.address)]));
+    gateway.gateway.live.reload(stackConfig([echoService(upstream.address)], { reload: { allowBreaking: true } }));
     const body = (await (await fetch(`${gateway.url}/readyz`)).json()) as ReadyBody;
     assert.equal(body.routesVersion, 2);
     assert.deepEqual(

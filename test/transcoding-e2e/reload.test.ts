@@ -61,7 +61,7 @@ describe('config reload', () => {
     const address = stack.upstream.address;
     const pending = request(stack, '/v1/sleep/300');
     await new Promise((resolve) => setTimeout(resolve, 100));
-    live().reload(stackConfig([echoService(address, { timeoutMs: 1500 })]));
+    live().reload(stackConfig([echoService(address, { timeoutMs: 1500 })], { reload: { allowBreaking: true } }));
     const response = await pending;
     assert.equal(response.status, 200, response.text);
     assert.equal((response.json as Record<string, unknown>)['sleptMs'], 300);
