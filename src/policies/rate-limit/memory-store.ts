@@ -1,5 +1,5 @@
 /** Buckets one limit keeps in memory at most, by default: about 10 MB of addresses and TATs. */
-export const defaultMaxBuckets = 100_000;
+const defaultMaxBuckets = 100_000;
 
 /**
  * The buckets of one limit in this process: client key → TAT (token-bucket.ts), in
@@ -45,11 +45,9 @@ export class MemoryBuckets {
 export class MemoryStore {
   readonly #limits = new Map<string, MemoryBuckets>();
 
-  constructor(private readonly maxBucketsPerLimit = defaultMaxBuckets) {}
-
   bucketsOf(identity: string): MemoryBuckets {
     let buckets = this.#limits.get(identity);
-    if (!buckets) this.#limits.set(identity, (buckets = new MemoryBuckets(this.maxBucketsPerLimit)));
+    if (!buckets) this.#limits.set(identity, (buckets = new MemoryBuckets()));
     return buckets;
   }
 

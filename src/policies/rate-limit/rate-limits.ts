@@ -21,16 +21,13 @@ export interface RateLimits {
  * against it, so a limit a reload leaves unchanged keeps its buckets.
  */
 export class RateLimitStores {
-  readonly #memory: MemoryStore;
+  readonly #memory = new MemoryStore();
   #redis: RedisStore | undefined;
 
   constructor(
     private readonly observer: RateLimitObserver,
     private readonly log: FastifyBaseLogger,
-    memory = new MemoryStore(),
-  ) {
-    this.#memory = memory;
-  }
+  ) {}
 
   /**
    * The limits of `config` over the routes of its generation, each route's list built here once.
