@@ -1,5 +1,7 @@
 import fs from 'node:fs';
 import type { AddressInfo } from 'node:net';
+import type { FastifyInstance } from 'fastify';
+import { buildAdminApp } from './admin/admin-listener.js';
 import { buildApp } from './app.js';
 import { parseCommandLine, UsageError } from './cli/command-line.js';
 import { loadConfigFile } from './config/load.js';
@@ -23,13 +25,29 @@ const usage = `usage: portico [--config <file.yaml> | --demo] [--host <address>]
   --host <address>  listen address; overrides server.host and HOST (the demo's is 127.0.0.1)
   --check-config    validate the config (and its protos) and exit`;
 
-/** Why listen() fails when the mistake is the operator's, not the gateway's. */
-const listenProblems: Record<string, string> = {
-  EADDRINUSE: 'the port is in use by another process (set PORT or server.port)',
-  EACCES: 'permission denied (ports below 1024 need privileges)',
-  EADDRNOTAVAIL: 'this machine has no such address (set HOST, --host or server.host)',
-  ENOTFOUND: 'the host name does not resolve (set HOST, --host or server.host)',
+/** Why listen() fails when the mistake is the operator's, not the gateway's, and which setting fixes it. */
+const listenProblems: Record<string, { problem: string; setting: 'port' | 'host' | undefined }> = {
+  EADDRINUSE: { problem: 'the port is in use by another process', setting: 'port' },
+  EACCES: { problem: 'permission denied (ports below 1024 need privileges)', setting: undefined },
+  EADDRNOTAVAIL: { problem: 'this machine has no such address', setting: 'host' },
+  ENOTFOUND: { problem: 'the host name does not resolve', setting: 'host' },
 };
+
+const publicSettings = { port: 'PORT or server.port', host: 'HOST, --host or server.host' };
+const adminSettings = { port: 'admin.port', host: 'admin.host' };
+
+/** Listens, or throws a UsageError saying what to change; the origin it listens on. */
+async function listen(app: FastifyInstance, { port, host }: { port: number; host: string }, settings: typeof publicSettings): Promise<string> {
+  try {
+    await app.listen({ port, host });
+  } catch (err) {
+    const known = listenProblems[(err as NodeJS.ErrnoException).code ?? ''];
+    if (!known) throw err;
+    const hint = known.setting ? ` (set ${settings[known.setting]})` : '';
+    throw new UsageError(`cannot listen on ${host}:${port}: ${known.problem}${hint}`);
+  }
+  return `http://${host.includes(':') ? `[${host}]` : host}:${(app.server.address() as AddressInfo).port}`;
+}
 
 async function main(): Promise<void> {
   const { values } = parseCommandLine({
@@ -79,17 +97,17 @@ async function main(): Promise<void> {
     return;
   }
   drainOnSignals(gateway);
-  if (config.source) watchConfig(config.source, gateway);
-  const { port, host } = config.server;
+  const reloader = config.source ? watchConfig(config.source, gateway) : undefined;
+  // Read at start only, like server.port: a reload never moves or opens the admin listener.
+  const admin = config.admin && { app: buildAdminApp(gateway, reloader), at: config.admin };
+  let origin: string;
   try {
-    await gateway.app.listen({ port, host });
+    if (admin) gateway.app.log.info(`admin listener on ${await listen(admin.app, admin.at, adminSettings)}/admin/`);
+    origin = await listen(gateway.app, config.server, publicSettings);
   } catch (err) {
-    const problem = listenProblems[(err as NodeJS.ErrnoException).code ?? ''];
-    if (!problem) throw err;
     await gateway.app.close();
-    throw new UsageError(`cannot listen on ${host}:${port}: ${problem}`);
+    throw err;
   }
-  const origin = `http://${host.includes(':') ? `[${host}]` : host}:${(gateway.app.server.address() as AddressInfo).port}`;
   const docs = config.openapi.enabled ? `; OpenAPI at ${origin}/docs` : '';
   gateway.app.log.info(`serving ${describeRoutes(gateway.live.current.routes)} of ${config.services.length} services on ${origin}${docs}`);
   if (configFile === undefined) gateway.app.log.info('demo mode: get a token with `npm run token -- --sub alice`, then see README.md for curl examples');

@@ -10,6 +10,7 @@ import {
   type CircuitBreakerConfig,
   type GatewayConfig,
   type HashOn,
+  type IssuerConfig,
   type JwtConfig,
   type RateLimitConfig,
   type RateLimitsConfig,
@@ -81,6 +82,7 @@ export function normaliseConfig(raw: unknown, { baseDir, env }: { baseDir: strin
       ...(s.endpoints !== undefined && { endpoints: s.endpoints.map((e) => ({ address: e.address, weight: e.weight ?? 1 })) }),
       ...(s.streamTimeoutMs !== undefined && { streamTimeoutMs: s.streamTimeoutMs }),
       auth: s.auth!,
+      scopes: s.scopes ?? [],
       allowUnknownFields: s.allowUnknownFields!,
       ...upstreamPolicies(defaults, s),
       ...(s.rateLimit && { rateLimit: rateLimitOf(s.rateLimit, 'ip') }),
@@ -100,6 +102,7 @@ export function normaliseConfig(raw: unknown, { baseDir, env }: { baseDir: strin
     openapi: { enabled: input.openapi!.enabled! },
     metadata: { forwardHeaders: input.metadata!.forwardHeaders! },
     rateLimit: rateLimitsOf(input.rateLimit!, problems),
+    ...(input.admin && { admin: { port: input.admin.port, host: input.admin.host! } }),
   };
 
   applyEnvironment(config, env, problems);
@@ -113,6 +116,11 @@ export function normaliseConfig(raw: unknown, { baseDir, env }: { baseDir: strin
     const problem = trustedProxyProblem(entry);
     if (problem) problems.push(`server.trustedProxies[${i}]: ${problem}`);
   });
+
+  // Port 0 asks the system for a free port, so two zeros never collide.
+  if (config.admin && config.admin.port !== 0 && config.admin.port === config.server.port) {
+    problems.push(`admin.port: must differ from server.port (${config.server.port}); the admin listener never shares the public port`);
+  }
 
   const names = new Set<string>();
   config.services.forEach((s, i) => {
@@ -136,6 +144,8 @@ export function normaliseConfig(raw: unknown, { baseDir, env }: { baseDir: strin
   config.services.forEach((s, i) => {
     if ('claim' in (s.hashOn ?? {}) && !jwt) problems.push(`services[${i}].hashOn.claim: needs auth.jwt to be configured`);
     if (s.auth !== 'none' && !jwt) problems.push(`services[${i}].auth: "${s.auth}" needs auth.jwt to be configured`);
+    const scoped = s.scopes.length > 0 ? 'scopes' : Object.keys(s.methods).find((rpc) => (s.methods[rpc]!.scopes ?? []).length > 0);
+    if (scoped && !jwt) problems.push(`services[${i}].${scoped === 'scopes' ? scoped : `methods.${scoped}.scopes`}: scopes are read from a verified token and need auth.jwt to be configured`);
   });
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
@@ -161,34 +171,72 @@ function applyEnvironment(config: GatewayConfig, env: NodeJS.ProcessEnv, problem
   }
 }
 
-function resolveJwt(jwt: NonNullable<NonNullable<RawConfig['auth']>['jwt']>, baseDir: string, env: NodeJS.ProcessEnv, problems: string[]): JwtConfig | undefined {
-  const secret = env['PORTICO_JWT_SECRET'] || jwt.secret;
-  const resolved: JwtConfig = {
-    algorithms: jwt.algorithms!,
-    forwardClaims: jwt.forwardClaims!,
-    maxTokenBytes: jwt.maxTokenBytes!,
-    cacheBytes: jwt.cacheBytes!,
-    ...(jwt.issuer !== undefined && { issuer: jwt.issuer }),
-    ...(jwt.audience !== undefined && { audience: jwt.audience }),
+type RawJwt = NonNullable<NonNullable<RawConfig['auth']>['jwt']>;
+type RawIssuer = NonNullable<RawJwt['issuers']>[number];
+
+function resolveJwt(jwt: RawJwt, baseDir: string, env: NodeJS.ProcessEnv, problems: string[]): JwtConfig | undefined {
+  const shared = { jwksRefreshSec: jwt.jwksRefreshSec!, clockToleranceSec: jwt.clockToleranceSec! };
+  const implicit = resolveIssuer('auth.jwt', { ...jwt, secret: env['PORTICO_JWT_SECRET'] || jwt.secret }, shared, baseDir, problems);
+  const issuers = (jwt.issuers ?? []).map((entry, i) => resolveIssuer(`auth.jwt.issuers[${i}]`, entry, shared, baseDir, problems) as JwtConfig['issuers'][number]);
+  const hasKeys = implicit.secret !== undefined || implicit.publicKey !== undefined || implicit.jwksUrl !== undefined || jwt.publicKeyFile !== undefined;
+  if (!hasKeys && issuers.length === 0) problems.push('auth.jwt: needs secret (or PORTICO_JWT_SECRET), publicKeyFile or jwksUrl, or an issuers list');
+  // jwksRefreshSec and clockToleranceSec are inherited by the entries; these three would apply to no issuer.
+  for (const unused of ['algorithms', 'issuer', 'audience'] as const) {
+    if (!hasKeys && issuers.length > 0 && jwt[unused] !== undefined) {
+      problems.push(`auth.jwt.${unused}: auth.jwt itself has no key (secret, publicKeyFile or jwksUrl), so this applies to nothing; set it in the issuers[] entries`);
+    }
+  }
+  const seen = new Map<string, string>();
+  for (const { key, issuer } of hasKeys ? [implicit, ...issuers] : issuers) {
+    if (issuer === undefined) continue;
+    const first = seen.get(issuer);
+    if (first !== undefined) problems.push(`${key}.issuer: "${issuer}" is already the issuer of ${first}; each issuer has one entry`);
+    else seen.set(issuer, key);
+  }
+  if (problems.length > 0) return undefined;
+  return { ...implicit, issuers, forwardClaims: jwt.forwardClaims!, maxTokenBytes: jwt.maxTokenBytes!, cacheBytes: jwt.cacheBytes! };
+}
+
+/** One issuer's keys, checked: a key at all, a known key file, the algorithms of each key's family. */
+function resolveIssuer(
+  key: string,
+  raw: Omit<RawIssuer, 'issuer'> & { issuer?: string | undefined },
+  shared: Pick<IssuerConfig, 'jwksRefreshSec' | 'clockToleranceSec'>,
+  baseDir: string,
+  problems: string[],
+): IssuerConfig {
+  const resolved: IssuerConfig = {
+    key,
+    algorithms: raw.algorithms ?? [raw.secret ? 'HS256' : 'RS256'],
+    jwksRefreshSec: raw.jwksRefreshSec ?? shared.jwksRefreshSec,
+    clockToleranceSec: raw.clockToleranceSec ?? shared.clockToleranceSec,
+    ...(raw.issuer !== undefined && { issuer: raw.issuer }),
+    ...(raw.audience !== undefined && { audience: raw.audience }),
+    ...(raw.jwksUrl !== undefined && { jwksUrl: raw.jwksUrl }),
   };
+  const own: string[] = [];
   let keyAlgorithms: readonly string[] | undefined;
-  if (jwt.publicKeyFile) {
-    const keyFile = path.resolve(baseDir, jwt.publicKeyFile);
+  if (raw.publicKeyFile) {
+    const keyFile = path.resolve(baseDir, raw.publicKeyFile);
     try {
       resolved.publicKey = fs.readFileSync(keyFile, 'utf8');
       keyAlgorithms = algorithmsOfKey(resolved.publicKey);
-      if (!keyAlgorithms) problems.push(`auth.jwt.publicKeyFile: ${keyFile} is not an RSA, EC (P-256/384/521) or Ed25519/Ed448 public key in PEM`);
+      if (!keyAlgorithms) own.push(`${key}.publicKeyFile: ${keyFile} is not an RSA, EC (P-256/384/521) or Ed25519/Ed448 public key in PEM`);
     } catch {
-      problems.push(`auth.jwt.publicKeyFile: cannot read ${keyFile}`);
+      own.push(`${key}.publicKeyFile: cannot read ${keyFile}`);
     }
   }
-  if (secret) {
-    if (secret.length < 16) problems.push('auth.jwt.secret: must be at least 16 characters (PORTICO_JWT_SECRET included)');
-    resolved.secret = secret;
+  if (raw.publicKeyFile && raw.jwksUrl) own.push(`${key}.jwksUrl: cannot be set together with ${key}.publicKeyFile; keep one of them`);
+  if (raw.secret) {
+    if (raw.secret.length < 16) own.push(`${key}.secret: must be at least 16 characters${key === 'auth.jwt' ? ' (PORTICO_JWT_SECRET included)' : ''}`);
+    resolved.secret = raw.secret;
   }
-  if (!resolved.secret && !resolved.publicKey) problems.push('auth.jwt: needs secret (or PORTICO_JWT_SECRET) or publicKeyFile');
-  else problems.push(...algorithmFamilyProblems(resolved, keyAlgorithms));
-  return problems.length > 0 ? undefined : resolved;
+  const keyed = resolved.secret !== undefined || resolved.publicKey !== undefined || resolved.jwksUrl !== undefined;
+  // auth.jwt without keys is no issuer (resolveJwt says what is missing); an entry of issuers must have one.
+  if (!keyed && key !== 'auth.jwt') own.push(`${key}: needs secret, publicKeyFile or jwksUrl`);
+  else if (keyed && own.length === 0) own.push(...algorithmFamilyProblems(resolved, keyAlgorithms));
+  problems.push(...own);
+  return resolved;
 }
 
 /**
@@ -196,16 +244,20 @@ function resolveJwt(jwt: NonNullable<NonNullable<RawConfig['auth']>['jwt']>, bas
  * used: a public key next to `algorithms: [HS256]` is the set-up of algorithm confusion, where
  * a token HMAC-signed with the (public) PEM text passes as genuine.
  */
-function algorithmFamilyProblems(jwt: JwtConfig, keyAlgorithms: readonly string[] | undefined): string[] {
+function algorithmFamilyProblems(jwt: IssuerConfig, keyAlgorithms: readonly string[] | undefined): string[] {
   const problems: string[] = [];
+  const { key } = jwt;
+  const secretName = key === 'auth.jwt' ? 'auth.jwt.secret (or PORTICO_JWT_SECRET)' : `${key}.secret`;
   const hmac = jwt.algorithms.filter(isHmacAlgorithm);
   const asymmetric = jwt.algorithms.filter((a) => !isHmacAlgorithm(a));
-  if (hmac.length > 0 && !jwt.secret) problems.push(`auth.jwt.algorithms: ${hmac.join(', ')} ${hmac.length === 1 ? 'needs' : 'need'} auth.jwt.secret (or PORTICO_JWT_SECRET)`);
-  if (asymmetric.length > 0 && !jwt.publicKey) problems.push(`auth.jwt.algorithms: ${asymmetric.join(', ')} ${asymmetric.length === 1 ? 'needs' : 'need'} auth.jwt.publicKeyFile`);
-  if (jwt.secret && hmac.length === 0) problems.push('auth.jwt.algorithms: a secret is configured (auth.jwt.secret or PORTICO_JWT_SECRET) but no HS256/384/512 algorithm is listed');
-  if (jwt.publicKey && asymmetric.length === 0) problems.push('auth.jwt.algorithms: publicKeyFile is configured but no RS*, PS*, ES* or EdDSA algorithm is listed');
+  const publicKeys = jwt.publicKey !== undefined || jwt.jwksUrl !== undefined;
+  const publicKeyName = jwt.jwksUrl !== undefined ? 'jwksUrl' : 'publicKeyFile';
+  if (hmac.length > 0 && !jwt.secret) problems.push(`${key}.algorithms: ${hmac.join(', ')} ${hmac.length === 1 ? 'needs' : 'need'} ${secretName}`);
+  if (asymmetric.length > 0 && !publicKeys) problems.push(`${key}.algorithms: ${asymmetric.join(', ')} ${asymmetric.length === 1 ? 'needs' : 'need'} ${key}.publicKeyFile or ${key}.jwksUrl`);
+  if (jwt.secret && hmac.length === 0) problems.push(`${key}.algorithms: a secret is configured (${key === 'auth.jwt' ? 'auth.jwt.secret or PORTICO_JWT_SECRET' : secretName}) but no HS256/384/512 algorithm is listed`);
+  if (publicKeys && asymmetric.length === 0) problems.push(`${key}.algorithms: ${publicKeyName} is configured but no RS*, PS*, ES* or EdDSA algorithm is listed`);
   const unsuited = keyAlgorithms ? asymmetric.filter((a) => !keyAlgorithms.includes(a)) : [];
-  if (unsuited.length > 0) problems.push(`auth.jwt.algorithms: ${unsuited.join(', ')} cannot be verified with the key in publicKeyFile (it suits ${keyAlgorithms!.join(', ')})`);
+  if (unsuited.length > 0) problems.push(`${key}.algorithms: ${unsuited.join(', ')} cannot be verified with the key in publicKeyFile (it suits ${keyAlgorithms!.join(', ')})`);
   return problems;
 }
 
@@ -354,6 +406,8 @@ function describePattern(key: string): string {
   if (key.endsWith('.address')) return 'expected host:port, [IPv6]:port or dns:///host:port, with a port from 1 to 65535';
   if (key.endsWith('.service')) return 'expected a fully-qualified service such as acme.v1.EchoService';
   if (key.endsWith('.name')) return 'expected lower-case letters, digits and dashes';
+  if (key.includes('scopes')) return 'expected an OAuth scope: printable ASCII without spaces, quotes or backslashes';
+  if (key.endsWith('.jwksUrl')) return 'expected an https:// URL, or http:// to 127.0.0.1, localhost or [::1]';
   if (key.includes('algorithms')) return 'expected HS256/384/512, RS*, PS*, ES* or EdDSA';
   return 'expected a lower-case header or metadata name, neither grpc-* (reserved by gRPC) nor *-bin (binary)';
 }

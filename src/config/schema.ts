@@ -320,6 +320,11 @@ function rateLimit(scope: string, beforeRouting = false) {
   );
 }
 
+/** OAuth 2.0 scope tokens (RFC 6749 section 3.3): printable ASCII without space, quote or backslash. */
+function scopeList(description: string) {
+  return Type.Array(Type.String({ pattern: '^[\\x21\\x23-\\x5B\\x5D-\\x7E]+$' }), { uniqueItems: true, description });
+}
+
 /** A per-RPC setting in `services[].methods.<RpcName>`. */
 const Method = Type.Object(
   {
@@ -329,6 +334,7 @@ const Method = Type.Object(
       Type.Boolean({ description: 'Whether the RPC may be called twice for one request (e.g. retried). Default: true when every binding of the RPC is a GET.' }),
     ),
     retry: Type.Optional(retry(false, true)),
+    scopes: Type.Optional(scopeList('Scopes a token needs for this RPC, on top of the service\'s scopes; every one is required. A route with scopes requires a token whatever `auth` says.')),
   },
   { additionalProperties: false },
 );
@@ -427,6 +433,11 @@ const Service = Type.Object(
     ),
     streamTimeoutMs: Type.Optional(Type.Integer({ minimum: 1, description: 'Deadline of server-streaming calls (default: none).' })),
     auth: Type.Optional({ ...AuthMode, default: 'none', description: 'JWT requirement for the declarative routes of this service: none, optional or required.' }),
+    scopes: Type.Optional(
+      scopeList(
+        'Scopes a token needs for every route of this service (declarative bindings and route modules); every one is required, read from the token\'s `scope` claim (space-separated) or `scp` (a list or a string). A route with scopes requires a token whatever `auth` says; a valid token lacking one is a 403 INSUFFICIENT_SCOPE.',
+      ),
+    ),
     allowUnknownFields: Type.Optional(
       Type.Boolean({ default: false, description: 'Ignore unknown JSON fields and query parameters instead of answering 400.' }),
     ),
@@ -489,21 +500,67 @@ const RateLimits = Type.Object(
 /** gRPC reserves grpc-* names, and -bin keys carry bytes, not text: neither may be configured. */
 const MetadataKey = Type.String({ pattern: '^(?!grpc-)[a-z0-9][a-z0-9._-]*(?<!-bin)$' });
 
-const Jwt = Type.Object(
-  {
-    secret: Type.Optional(Type.String({ minLength: 16, description: 'HMAC secret for the HS256/384/512 algorithms (and only those). PORTICO_JWT_SECRET overrides it.' })),
+/** A URL with a host: https, or http to a loopback host (a sidecar, a test). */
+const jwksUrlPattern = '^(https://[^/?#\\s]+|http://(127\\.0\\.0\\.1|localhost|\\[::1\\])(:\\d+)?)(/\\S*)?$';
+
+/** The keys of one token issuer: in auth.jwt (the implicit issuer) and in each auth.jwt.issuers[] entry. */
+function issuerKeys(topLevel: boolean) {
+  const inherited = topLevel ? '' : ' (default: auth.jwt\'s)';
+  return {
+    secret: Type.Optional(
+      Type.String({ minLength: 16, description: `HMAC secret for the HS256/384/512 algorithms (and only those).${topLevel ? ' PORTICO_JWT_SECRET overrides it.' : ''}` }),
+    ),
     publicKeyFile: Type.Optional(
       Type.String({ minLength: 1, description: 'PEM public key file for the RS*/PS*/ES*/EdDSA algorithms (and only those); the key type must suit every one listed.' }),
+    ),
+    jwksUrl: Type.Optional(
+      Type.String({
+        pattern: jwksUrlPattern,
+        description:
+          'JWKS endpoint whose keys verify the RS*/PS*/ES*/EdDSA algorithms (instead of publicKeyFile): fetched at start-up, chosen by the token\'s kid, refetched every jwksRefreshSec and on an unknown kid (at most once per 30 s). https, or http to a loopback host. The jku, x5u and jwk headers of a token are never followed.',
+      }),
+    ),
+    jwksRefreshSec: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        ...(topLevel && { default: 300 }),
+        description: `How often the JWKS is refetched, in seconds: a key removed from it stops verifying within this time, cached tokens included${inherited}.`,
+      }),
+    ),
+    clockToleranceSec: Type.Optional(
+      Type.Integer({ minimum: 0, ...(topLevel && { default: 0 }), description: `Leeway in seconds for exp, nbf and iat against the gateway's clock${inherited}.` }),
     ),
     algorithms: Type.Optional(
       Type.Array(Type.String({ pattern: '^(HS|RS|PS|ES)(256|384|512)$|^EdDSA$' }), {
         minItems: 1,
-        default: ['HS256'],
-        description: 'Accepted algorithms; "none" is never accepted. HS* need secret, the others publicKeyFile, and each configured key needs an algorithm of its family.',
+        description:
+          'Accepted algorithms; "none" is never accepted, nor any algorithm not listed. HS* need secret, the others publicKeyFile or jwksUrl, and each configured key needs an algorithm of its family. Default: HS256 with a secret, else RS256.',
       }),
     ),
-    issuer: Type.Optional(Type.String({ description: 'Required iss claim: a token without it, or with another value, is a 401.' })),
     audience: Type.Optional(Type.String({ description: 'Required aud claim: a token without it, or without this value, is a 401.' })),
+  };
+}
+
+const Issuer = Type.Object(
+  {
+    issuer: Type.String({ minLength: 1, description: 'The iss claim of this issuer\'s tokens: a token is verified with the keys of the issuer its iss names, and only those.' }),
+    ...issuerKeys(false),
+  },
+  { additionalProperties: false },
+);
+
+const Jwt = Type.Object(
+  {
+    ...issuerKeys(true),
+    issuer: Type.Optional(
+      Type.String({ description: 'Required iss claim of the implicit issuer (the keys of auth.jwt itself): a token without it, or with another value, is a 401.' }),
+    ),
+    issuers: Type.Optional(
+      Type.Array(Issuer, {
+        description:
+          'Further token issuers, each with its own keys and algorithms (secret, publicKeyFile or jwksUrl; algorithms, audience, jwksRefreshSec, clockToleranceSec). A token goes to the issuer its (unverified) iss names, else to the implicit issuer of auth.jwt\'s own keys, if any.',
+      }),
+    ),
     forwardClaims: Type.Optional(
       Type.Record(Type.String(), MetadataKey, {
         default: { sub: 'x-user-id' },
@@ -517,7 +574,8 @@ const Jwt = Type.Object(
       Type.Integer({
         minimum: 0,
         default: 8388608,
-        description: 'Memory budget in bytes of the verified-token cache (token text and forwarded claims); 0 turns it off. Only valid tokens are cached, never past their exp.',
+        description:
+          'Memory budget in bytes of the verified-token cache (token text and forwarded claims); 0 turns it off. Only valid tokens are cached, never past their exp, nor past a change of the JWKS that verified them.',
       }),
     ),
   },
@@ -567,6 +625,20 @@ const Metadata = Type.Object(
   { additionalProperties: false, default: {} },
 );
 
+const Admin = Type.Object(
+  {
+    port: { ...Port, description: 'Port of the admin listener (/admin/: config, reload, log level, upstreams, status page). Setting it turns the listener on; it must differ from server.port. Read at start only.' },
+    host: Type.Optional(
+      Type.String({
+        minLength: 1,
+        default: '127.0.0.1',
+        description: 'Address of the admin listener. It has no authentication: keep it on loopback or a private network. Read at start only.',
+      }),
+    ),
+  },
+  { additionalProperties: false, description: 'A second listener for operators; off unless configured.' },
+);
+
 export const ConfigSchema = Type.Object(
   {
     server: Type.Optional(Server),
@@ -582,6 +654,7 @@ export const ConfigSchema = Type.Object(
     openapi: Type.Optional(OpenApi),
     metadata: Type.Optional(Metadata),
     rateLimit: Type.Optional(RateLimits),
+    admin: Type.Optional(Admin),
   },
   { additionalProperties: false },
 );
@@ -617,6 +690,8 @@ export interface GatewayConfig {
   openapi: { enabled: boolean };
   metadata: { forwardHeaders: string[] };
   rateLimit: RateLimitsConfig;
+  /** Absent: no admin listener. */
+  admin?: { port: number; host: string };
   /** Absolute path of the file it came from, when it came from one (used by reload). */
   source?: string;
   /** "sha256:<hex>" of that file's bytes. */
@@ -653,6 +728,8 @@ export interface ServiceConfig {
   timeoutMs: number;
   streamTimeoutMs?: number;
   auth: AuthModeName;
+  /** Scopes every route of the service requires (a route with scopes requires a token). */
+  scopes: string[];
   allowUnknownFields: boolean;
   maxOpenStreams: number;
   keepalive: { timeMs: number; timeoutMs: number };
@@ -688,6 +765,7 @@ export interface RateLimitsConfig {
 export interface MethodConfig {
   rateLimit?: RateLimitConfig;
   timeoutMs?: number;
+  scopes?: string[];
   idempotent?: boolean;
   retry?: Partial<Omit<RetryConfig, 'budgetPercent'>>;
 }
@@ -712,15 +790,32 @@ export interface CircuitBreakerConfig {
 
 export type ConcurrencyConfig = { adaptive: false; max: number } | { adaptive: true; min: number; max: number };
 
-export interface JwtConfig {
+/** One token issuer: its keys, the algorithms they verify and the claims its tokens must carry. */
+export interface IssuerConfig {
+  /** Where it is configured ("auth.jwt", "auth.jwt.issuers[1]"), for messages. */
+  key: string;
   secret?: string;
   publicKey?: string;
+  jwksUrl?: string;
+  jwksRefreshSec: number;
+  clockToleranceSec: number;
   algorithms: string[];
   issuer?: string;
   audience?: string;
+}
+
+/** auth.jwt: its own keys form the implicit issuer (when any key is set), `issuers` the others. */
+export interface JwtConfig extends IssuerConfig {
+  issuers: (IssuerConfig & { issuer: string })[];
   forwardClaims: Record<string, string>;
   maxTokenBytes: number;
   cacheBytes: number;
+}
+
+/** The issuers tokens are verified against: the implicit one (auth.jwt's own keys) first, when it has keys. */
+export function issuersOf(jwt: JwtConfig): IssuerConfig[] {
+  const implicit = jwt.secret !== undefined || jwt.publicKey !== undefined || jwt.jwksUrl !== undefined;
+  return implicit ? [jwt, ...jwt.issuers] : [...jwt.issuers];
 }
 
 /** HS256/384/512 verify with the shared secret; every other algorithm with the public key. */

@@ -1,11 +1,12 @@
 import { create, type Registry } from '@bufbuild/protobuf';
+import type { AuthModeName } from '../config/schema.js';
 import { ProtoLoadError } from '../descriptors/proto-files.js';
 import { GatewayError } from '../errors/gateway-error.js';
 import type { GrpcCodeName } from '../errors/status-codes.js';
 import { invalidRequest } from '../transcoding/invalid-request.js';
 import { parsePathTemplate } from '../transcoding/path-template.js';
 import { messageJsonWriter } from '../transcoding/response-json.js';
-import type { ModuleRoute, ModuleRouteCompiler, UnmountedContext } from '../transcoding/route-set.js';
+import { routeAccess, type ModuleRoute, type ModuleRouteCompiler, type UnmountedContext } from '../transcoding/route-set.js';
 import type { RouteEntry } from '../transcoding/route-table.js';
 import type { UpstreamClient } from '../upstreams/upstream-client.js';
 import { compileRpc } from '../upstreams/upstream.js';
@@ -15,8 +16,9 @@ import { compileModuleInput } from './module-input.js';
 /**
  * Compiles the route modules of `contexts` into each route generation, for the contexts whose
  * service that generation configures: so a service added by a reload gets its route modules,
- * and a removed one loses them. `jwtConfigured`: whether auth.jwt is set, which routes that
- * take a token need.
+ * and a removed one loses them. A route module takes its service's scopes (services[].scopes
+ * and methods.<Rpc>.scopes) like a binding. `jwtConfigured`: whether auth.jwt is set, which
+ * routes that take a token need.
  */
 export function moduleRouteCompiler(contexts: readonly BoundedContext[], jwtConfigured: boolean): ModuleRouteCompiler {
   return (catalog, clients, statusDetails) => {
@@ -29,13 +31,14 @@ export function moduleRouteCompiler(contexts: readonly BoundedContext[], jwtConf
         continue;
       }
       for (const route of context.routes) {
-        if (route.auth !== 'none' && !jwtConfigured) {
+        const settings = service.config.methods[route.rpc.name] ?? {};
+        const access = routeAccess(service.config, settings, route.auth);
+        if (access.auth !== 'none' && !jwtConfigured) {
           throw new ProtoLoadError(`route module ${context.name} (${route.method} ${context.prefix}${route.url}) takes a bearer token, but auth.jwt is not configured`);
         }
-        const settings = service.config.methods[route.rpc.name] ?? {};
         const timeoutMs = route.timeoutMs ?? settings.timeoutMs ?? service.config.timeoutMs;
         const idempotent = settings.idempotent ?? route.method === 'GET';
-        entries.push(compileModuleRoute(context, route, clients.get(service.config.name)!, { timeoutMs, idempotent }, statusDetails));
+        entries.push(compileModuleRoute(context, route, clients.get(service.config.name)!, { timeoutMs, idempotent, ...access }, statusDetails));
       }
     }
     return { entries, unmounted };
@@ -46,7 +49,7 @@ function compileModuleRoute(
   context: BoundedContext,
   route: AnyAclRoute,
   client: UpstreamClient,
-  call: { timeoutMs: number; idempotent: boolean },
+  call: { timeoutMs: number; idempotent: boolean; auth: AuthModeName; scopes: readonly string[] },
   statusDetails: Registry,
 ): RouteEntry<ModuleRoute> {
   const label = route.url === '/' ? context.prefix : `${context.prefix}${route.url}`;
@@ -66,7 +69,8 @@ function compileModuleRoute(
     httpMethod: route.method,
     describe,
     service: context.service,
-    auth: route.auth,
+    auth: call.auth,
+    scopes: call.scopes,
     readsBody: route.schema.body !== undefined,
     streaming: false,
     timeoutMs: call.timeoutMs,

@@ -8,6 +8,7 @@ import { RateLimitStores, type RateLimits } from '../policies/rate-limit/rate-li
 import { loadCatalog, type Catalog } from '../descriptors/catalog.js';
 import { createAuthenticator, type Authenticator } from '../policies/auth.js';
 import { compileClientAddress, type ClientAddressResolver } from '../policies/client-address.js';
+import { JwksKeySets } from '../policies/jwks-key-set.js';
 import { compileCors, type CorsPolicy } from '../policies/cors.js';
 import { compileOverload } from '../policies/overload-shedding.js';
 import { breakingChanges, BreakingReloadError } from '../transcoding/breaking-changes.js';
@@ -55,6 +56,8 @@ export class LiveRoutes {
   #version = 1;
   readonly #upstreams: UpstreamPool;
   readonly #rateLimitStores: RateLimitStores;
+  /** The JWKS key sets of the issuers in force: a reload that names the same URL keeps its keys. */
+  readonly #keySets: JwksKeySets;
 
   constructor(
     config: GatewayConfig,
@@ -64,6 +67,7 @@ export class LiveRoutes {
   ) {
     this.#upstreams = new UpstreamPool(observer);
     this.#rateLimitStores = new RateLimitStores(observer, log);
+    this.#keySets = new JwksKeySets(log);
     this.#current = this.#compile(config);
     this.#logRoutes(this.#current);
   }
@@ -84,21 +88,22 @@ export class LiveRoutes {
     return this.#current;
   }
 
-  /** Each service in force with its replicas' health and breaker state (for /readyz). */
+  /** Each service in force with its replicas, breaker and concurrency limit (for /readyz and /admin/upstreams). */
   upstreamStatus(): ServiceStatus[] {
     return this.#upstreams.status();
   }
 
-  /** Closes every upstream channel, those of retired generations still draining included, and the rate-limit store. */
+  /** Closes every upstream channel, those of retired generations still draining included, stops refreshing the JWKS and closes the rate-limit store. */
   close(): void {
     this.#upstreams.close();
+    this.#keySets.close();
     this.#rateLimitStores.close();
   }
 
   #compile(config: GatewayConfig, previous?: RouteGeneration): RouteGeneration {
     const catalog = loadCatalog(config.protos.includeDirs, config.services);
     const jwt = config.auth.jwt;
-    const auth = jwt ? createAuthenticator(jwt) : undefined;
+    const auth = jwt ? createAuthenticator(jwt, this.#keySets) : undefined;
     const cors = compileCors(config.cors);
     const clientAddress = compileClientAddress(config.server.trustedProxies);
     const calls = new CallContextFactory(config.metadata.forwardHeaders, Object.values(jwt?.forwardClaims ?? {}));
@@ -111,9 +116,12 @@ export class LiveRoutes {
       if (breaks.length > 0 && !config.reload.allowBreaking) throw new BreakingReloadError(breaks);
     } catch (err) {
       upstreams.discard();
+      // Key sets this config alone named stop refreshing; the generation in force keeps its own.
+      this.#keySets.retain(this.#current?.auth?.keySets ?? []);
       throw err;
     }
     upstreams.commit(config.shutdown.graceMs);
+    this.#keySets.retain(auth?.keySets ?? []);
     if (breaks.length > 0) this.log.warn({ breaks }, `reload applied with ${breaks.length} breaking change(s), as reload.allowBreaking allows`);
     const services = new Map(config.services.map((service) => [service.name, service]));
     // Last: it retires the buckets and store connection the generation in force no longer needs.

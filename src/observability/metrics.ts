@@ -8,6 +8,9 @@ import type { RateLimitKey } from '../config/schema.js';
 import type { LimitScope, RateLimitObserver } from '../policies/rate-limit/observer.js';
 import type { UpstreamObserver } from '../upstreams/upstream.js';
 
+/** The request latency histogram, which /admin/routes also reads. */
+export const httpRequestSecondsName = 'portico_http_request_duration_seconds';
+
 const latencyBuckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
 /** What the HTTP side records about each finished request. */
@@ -72,7 +75,7 @@ export class GatewayMetrics implements HttpMetrics, UpstreamObserver, ReplicaHea
       registers: [this.registry],
     });
     this.#requestSeconds = new Histogram({
-      name: 'portico_http_request_duration_seconds',
+      name: httpRequestSecondsName,
       help: 'HTTP request latency by route template, method and status.',
       labelNames: ['route', 'method', 'status'],
       buckets: latencyBuckets,

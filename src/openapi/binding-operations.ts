@@ -25,7 +25,7 @@ export function bindingOperation(entry: BindingEntry, path: RenderedPath, schema
     ...summaryAndDescription(schemas.comment(`${service.typeName}.${method.name}`)),
     ...(parameters.length > 0 && { parameters }),
     responses: responses(route.responseField ? schemas.field(route.responseField) : schemas.message(route.output), route.streaming),
-    ...security(route.auth),
+    ...security(route.auth, route.scopes),
   };
   if (body === '*') {
     operation.requestBody = { required: true, content: { 'application/json': { schema: schemas.message(route.input) } } };

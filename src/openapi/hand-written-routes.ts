@@ -13,6 +13,8 @@ export interface HandWrittenRoute {
   readonly path: RenderedPath;
   readonly schema: RouteSchema;
   readonly auth: AuthModeName | undefined;
+  /** Scopes the token must grant, every one. */
+  readonly scopes?: readonly string[];
   readonly reply: DescMessage;
 }
 
@@ -32,7 +34,7 @@ export function handWrittenRoutes(entries: readonly RouteEntry<CompiledRoute>[])
   for (const { value: route } of entries) {
     if (route.kind !== 'route-module') continue;
     const schema: RouteSchema = { ...route.schemas, summary: route.summary, tags: [route.rpc.method.parent.name] };
-    routes.push({ method: route.httpMethod, path: { path: route.label, parameters: parametersOf(schema) }, schema, auth: route.auth, reply: route.reply });
+    routes.push({ method: route.httpMethod, path: { path: route.label, parameters: parametersOf(schema) }, schema, auth: route.auth, scopes: route.scopes, reply: route.reply });
   }
   return routes;
 }
@@ -46,7 +48,7 @@ export function handWrittenOperation(route: HandWrittenRoute, path: RenderedPath
     ...(schema.description !== undefined && { description: schema.description }),
     ...(path.parameters.length > 0 && { parameters: [...path.parameters] }),
     responses: responses(schemas.message(route.reply), false),
-    ...security(route.auth),
+    ...security(route.auth, route.scopes),
   };
   if (schema.body) operation.requestBody = { required: true, content: { 'application/json': { schema: schema.body } } };
   return operation;

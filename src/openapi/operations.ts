@@ -58,10 +58,14 @@ export function responses(schema: JsonSchema, streaming: boolean): Operation['re
   return { '200': ok, default: errorResponse };
 }
 
-/** An empty requirement makes the token optional: the operation may be called without one. */
-export function security(auth: AuthModeName | undefined): Pick<Operation, 'security'> {
-  if (auth === 'required') return { security: [{ bearerAuth: [] }] };
-  if (auth === 'optional') return { security: [{ bearerAuth: [] }, {}] };
+/**
+ * An empty requirement makes the token optional: the operation may be called without one.
+ * The scopes a route requires are listed in its bearer requirement (OpenAPI 3.1 allows role
+ * names there for schemes other than OAuth 2), every one of them needed.
+ */
+export function security(auth: AuthModeName | undefined, scopes: readonly string[] = []): Pick<Operation, 'security'> {
+  if (auth === 'required') return { security: [{ bearerAuth: [...scopes] }] };
+  if (auth === 'optional') return { security: [{ bearerAuth: [...scopes] }, {}] };
   return {};
 }
 

@@ -1,10 +1,18 @@
 import type { Identity } from '../upstreams/call-context.js';
 
+/** What a JWKS-verified entry checks on every hit: the key set's generation it was verified under. */
+export interface KeyGeneration {
+  readonly generation: number;
+}
+
 interface Entry {
   readonly identity: Identity;
   /** Epoch ms of the token's exp: the entry answers until then and no longer. */
   readonly expiresAt: number;
   readonly bytes: number;
+  /** The JWKS that verified the token and its generation then; a later generation sends the token back to verification. */
+  readonly keys: KeyGeneration | undefined;
+  readonly generation: number;
 }
 
 /** Map entry, entry object and identity map: V8's fixed cost per cached token, roughly. */
@@ -15,7 +23,8 @@ const entryOverheadBytes = 200;
  * token many times, and the signature check is the costliest step of authentication. Only
  * verified tokens enter (failures would let junk tokens fill the heap), each until its exp,
  * and the total of token text and claims stays within a byte budget, the least recently used
- * leaving first. Keyed by the token text itself, so a hit is one Map lookup; a Map iterates
+ * leaving first. A token verified with a JWKS answers only while that key set is unchanged, so a
+ * key taken out of it stops working within one refresh. Keyed by the token text itself, so a hit is one Map lookup; a Map iterates
  * in insertion order, which makes the LRU a few lines (lru-cache is no direct dependency).
  */
 export class VerifiedTokenCache {
@@ -42,7 +51,7 @@ export class VerifiedTokenCache {
     const entry = this.#entries.get(token);
     if (entry === undefined) return undefined;
     this.#entries.delete(token);
-    if (now > entry.expiresAt) {
+    if (now > entry.expiresAt || (entry.keys !== undefined && entry.keys.generation !== entry.generation)) {
       this.#bytes -= entry.bytes;
       return undefined;
     }
@@ -50,8 +59,11 @@ export class VerifiedTokenCache {
     return entry.identity;
   }
 
-  /** Remembers a token that has just been verified, until `expiresAt` (epoch ms). */
-  set(token: string, identity: Identity, expiresAt: number): void {
+  /**
+   * Remembers a token that has just been verified, until `expiresAt` (epoch ms) and, when a
+   * JWKS verified it, while `keys` stays at `generation` (read before the verification began).
+   */
+  set(token: string, identity: Identity, expiresAt: number, keys?: KeyGeneration, generation = 0): void {
     const bytes = entryBytes(token, identity);
     if (bytes > this.#maxBytes) return;
     const previous = this.#entries.get(token);
@@ -59,7 +71,7 @@ export class VerifiedTokenCache {
       this.#entries.delete(token);
       this.#bytes -= previous.bytes;
     }
-    this.#entries.set(token, { identity, expiresAt, bytes });
+    this.#entries.set(token, { identity, expiresAt, bytes, keys, generation });
     this.#bytes += bytes;
     for (const [oldest, entry] of this.#entries) {
       if (this.#bytes <= this.#maxBytes) break;

@@ -1,5 +1,5 @@
 import { fromJson, type DescField, type DescMessage, type Message, type Registry } from '@bufbuild/protobuf';
-import type { AuthModeName } from '../config/schema.js';
+import type { AuthModeName, MethodConfig, ServiceConfig } from '../config/schema.js';
 import type { Catalog, CatalogService } from '../descriptors/catalog.js';
 import type { HttpRule } from '../descriptors/http-rules.js';
 import { ProtoLoadError } from '../descriptors/proto-files.js';
@@ -41,7 +41,10 @@ export interface GatewayRoute {
   readonly describe: string;
   /** The configured service (`services[].name`) this route calls. */
   readonly service: string;
+  /** `required` whenever the route has scopes. */
   readonly auth: AuthModeName;
+  /** Scopes the token must grant, every one: the service's and the RPC's (services[].scopes, services[].methods.<Rpc>.scopes). */
+  readonly scopes: readonly string[];
   /** Whether the request's body is read and bound (it must then be JSON). */
   readonly readsBody: boolean;
   readonly streaming: boolean;
@@ -174,7 +177,7 @@ export function compileRouteSet(catalog: Catalog, clients: ReadonlyMap<string, U
           httpMethod: rule.method,
           describe,
           service: service.config.name,
-          auth: service.config.auth,
+          ...routeAccess(service.config, settings, service.config.auth),
           readsBody: rule.body !== undefined,
           streaming,
           timeoutMs: streaming ? service.config.streamTimeoutMs : (settings.timeoutMs ?? service.config.timeoutMs),
@@ -194,6 +197,16 @@ export function compileRouteSet(catalog: Catalog, clients: ReadonlyMap<string, U
     }
   }
   return { table: buildRouteTable([...moduleRoutes.entries, ...entries]), unexposed, unmounted: moduleRoutes.unmounted };
+}
+
+/**
+ * The scopes a route of `service` requires (the service's, then the RPC's) and its auth mode:
+ * scopes are read from a verified token, so a route with scopes requires one whatever its
+ * declared `auth`.
+ */
+export function routeAccess(service: ServiceConfig, method: MethodConfig, auth: AuthModeName): { auth: AuthModeName; scopes: readonly string[] } {
+  const scopes = [...new Set([...service.scopes, ...(method.scopes ?? [])])];
+  return { auth: scopes.length > 0 ? 'required' : auth, scopes };
 }
 
 /** `services[].methods` may only name RPCs of the service. */

@@ -36,11 +36,14 @@ interface ServiceUpstream extends ServicePolicies {
 export type { ReplicaHealth, ReplicaStatus } from './health/service-health.js';
 export type { BreakerState } from '../policies/resilience-observer.js';
 
-/** One service in force, as the body of /readyz lists it. */
+/** One service in force, as the bodies of /readyz and /admin/upstreams list it. */
 export interface ServiceStatus {
   readonly name: string;
   readonly replicas: readonly ReplicaStatus[];
+  /** "closed" also when the service has no circuitBreaker. */
   readonly breaker: BreakerState;
+  /** Its concurrency cap (the adaptive limit's current value) and the unary calls it counts; null without one. */
+  readonly concurrency: { readonly limit: number; readonly inFlight: number } | null;
 }
 
 /** The upstreams of a route generation being compiled: swapped in with commit(), or thrown away. */
@@ -101,12 +104,13 @@ export class UpstreamPool {
     };
   }
 
-  /** The services in force with their replicas' health and breaker state, in config order. */
+  /** The services in force with their replicas, breaker and concurrency limit, in config order. */
   status(): ServiceStatus[] {
     return [...this.#current.values()].map((upstream) => ({
       name: upstream.channel.name,
       replicas: replicasOf(upstream),
       breaker: upstream.breaker.state ?? 'closed',
+      concurrency: Number.isFinite(upstream.concurrency.limit) ? { limit: upstream.concurrency.limit, inFlight: upstream.concurrency.inFlight } : null,
     }));
   }
 
@@ -190,7 +194,7 @@ function watched({ breaker, concurrency }: ServicePolicies): WatchedPolicies {
  */
 function replicasOf(upstream: ServiceUpstream): ReplicaStatus[] {
   const replicas = upstream.health.replicaHealth();
-  return replicas.length > 0 ? replicas : upstream.replicas.map((address) => ({ address, health: 'unknown' }));
+  return replicas.length > 0 ? replicas : upstream.replicas.map((address) => ({ address, health: 'unknown', connected: false, inFlight: 0 }));
 }
 
 /** The configured replicas: the endpoints, or the one address (a dns:/// name counts as one). */

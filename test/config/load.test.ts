@@ -52,7 +52,7 @@ describe('config validation', () => {
 
   test('refuses JWT-protected services when no JWT key is configured', () => {
     assert.deepEqual(problemsOf({ services: [service({ auth: 'required' })] }), ['services[0].auth: "required" needs auth.jwt to be configured']);
-    assert.deepEqual(problemsOf({ auth: { jwt: {} } }), ['auth.jwt: needs secret (or PORTICO_JWT_SECRET) or publicKeyFile']);
+    assert.deepEqual(problemsOf({ auth: { jwt: {} } }), ['auth.jwt: needs secret (or PORTICO_JWT_SECRET), publicKeyFile or jwksUrl, or an issuers list']);
   });
 
   test('applies defaults, resolves include dirs from the config file and lets the environment override', () => {
@@ -101,7 +101,7 @@ describe('config validation', () => {
     const raw = { services: [service({ auth: 'required' })], auth: { jwt: { secret: 'a-secret-of-sixteen-chars' } } };
     assert.deepEqual(problemsOf(raw, { PORT: 'eighty' }), ['PORT: must be an integer from 0 to 65535, got "eighty"']);
     // A configured but incomplete auth.jwt is named once, not also reported as missing.
-    assert.deepEqual(problemsOf({ ...raw, auth: { jwt: {} } }), ['auth.jwt: needs secret (or PORTICO_JWT_SECRET) or publicKeyFile']);
+    assert.deepEqual(problemsOf({ ...raw, auth: { jwt: {} } }), ['auth.jwt: needs secret (or PORTICO_JWT_SECRET), publicKeyFile or jwksUrl, or an issuers list']);
   });
 });
 
@@ -138,9 +138,9 @@ describe('auth.jwt keys and algorithms', () => {
 
   test('refuses an algorithm without the key of its family', () => {
     assert.deepEqual(problemsOf({ auth: { jwt: { publicKeyFile: rsaKey, algorithms: ['HS256', 'RS256'] } } }), ['auth.jwt.algorithms: HS256 needs auth.jwt.secret (or PORTICO_JWT_SECRET)']);
-    assert.deepEqual(problemsOf({ auth: { jwt: { secret, algorithms: ['HS256', 'RS256', 'EdDSA'] } } }), ['auth.jwt.algorithms: RS256, EdDSA need auth.jwt.publicKeyFile']);
+    assert.deepEqual(problemsOf({ auth: { jwt: { secret, algorithms: ['HS256', 'RS256', 'EdDSA'] } } }), ['auth.jwt.algorithms: RS256, EdDSA need auth.jwt.publicKeyFile or auth.jwt.jwksUrl']);
     assert.deepEqual(problemsOf({ auth: { jwt: { secret, algorithms: ['RS256'] } } }), [
-      'auth.jwt.algorithms: RS256 needs auth.jwt.publicKeyFile',
+      'auth.jwt.algorithms: RS256 needs auth.jwt.publicKeyFile or auth.jwt.jwksUrl',
       'auth.jwt.algorithms: a secret is configured (auth.jwt.secret or PORTICO_JWT_SECRET) but no HS256/384/512 algorithm is listed',
     ]);
   });
@@ -168,6 +168,57 @@ describe('auth.jwt keys and algorithms', () => {
     const jwt = normaliseConfig({ auth: { jwt: { secret } } }, { baseDir: '/', env: {} }).auth.jwt!;
     assert.equal(jwt.maxTokenBytes, 8192);
     assert.equal(jwt.cacheBytes, 8388608);
+  });
+});
+
+describe('auth.jwt issuers and JWKS', () => {
+  const secret = 'a-secret-of-enough-length';
+  const jwksUrl = 'https://login.example.com/.well-known/jwks.json';
+
+  test('accepts a JWKS issuer beside the implicit one, inheriting jwksRefreshSec and clockToleranceSec', () => {
+    const jwt = normaliseConfig(
+      { auth: { jwt: { secret, jwksRefreshSec: 60, clockToleranceSec: 30, issuers: [{ issuer: 'https://login.example.com/', jwksUrl, audience: 'shop' }] } } },
+      { baseDir: '/', env: {} },
+    ).auth.jwt!;
+    assert.deepEqual(jwt.algorithms, ['HS256']);
+    assert.deepEqual(jwt.issuers, [
+      { key: 'auth.jwt.issuers[0]', issuer: 'https://login.example.com/', jwksUrl, audience: 'shop', algorithms: ['RS256'], jwksRefreshSec: 60, clockToleranceSec: 30 },
+    ]);
+  });
+
+  test('refuses an issuer without a key, a repeated issuer, and a JWKS beside a key file', () => {
+    assert.deepEqual(problemsOf({ auth: { jwt: { issuers: [{ issuer: 'a' }] } } }), ['auth.jwt.issuers[0]: needs secret, publicKeyFile or jwksUrl']);
+    assert.deepEqual(
+      problemsOf({ auth: { jwt: { secret, issuer: 'a', issuers: [{ issuer: 'b', jwksUrl }, { issuer: 'a', jwksUrl }] } } }),
+      ['auth.jwt.issuers[1].issuer: "a" is already the issuer of auth.jwt; each issuer has one entry'],
+    );
+    assert.deepEqual(problemsOf({ auth: { jwt: { jwksUrl, publicKeyFile: '/nonexistent.pem' } } }), [
+      'auth.jwt.publicKeyFile: cannot read /nonexistent.pem',
+      'auth.jwt.jwksUrl: cannot be set together with auth.jwt.publicKeyFile; keep one of them',
+    ]);
+  });
+
+  test('refuses HS* for a JWKS issuer and RS* for an HMAC one', () => {
+    assert.deepEqual(problemsOf({ auth: { jwt: { issuers: [{ issuer: 'a', jwksUrl, algorithms: ['HS256', 'RS256'] }] } } }), [
+      'auth.jwt.issuers[0].algorithms: HS256 needs auth.jwt.issuers[0].secret',
+    ]);
+    assert.deepEqual(problemsOf({ auth: { jwt: { issuers: [{ issuer: 'a', secret, algorithms: ['RS256'] }] } } }), [
+      'auth.jwt.issuers[0].algorithms: RS256 needs auth.jwt.issuers[0].publicKeyFile or auth.jwt.issuers[0].jwksUrl',
+      'auth.jwt.issuers[0].algorithms: a secret is configured (auth.jwt.issuers[0].secret) but no HS256/384/512 algorithm is listed',
+    ]);
+  });
+
+  test('takes https JWKS URLs, and http ones to a loopback host only', () => {
+    assert.deepEqual(problemsOf({ auth: { jwt: { jwksUrl: 'http://127.0.0.1:8080/jwks' } } }), []);
+    assert.deepEqual(problemsOf({ auth: { jwt: { jwksUrl: 'http://login.example.com/jwks' } } }), [
+      'auth.jwt.jwksUrl: has an invalid format (expected an https:// URL, or http:// to 127.0.0.1, localhost or [::1])',
+    ]);
+  });
+
+  test('refuses top-level issuer keys that apply to no issuer', () => {
+    assert.deepEqual(problemsOf({ auth: { jwt: { audience: 'shop', issuers: [{ issuer: 'a', secret }] } } }), [
+      'auth.jwt.audience: auth.jwt itself has no key (secret, publicKeyFile or jwksUrl), so this applies to nothing; set it in the issuers[] entries',
+    ]);
   });
 });
 

@@ -53,8 +53,8 @@ describe('/readyz body', () => {
       status: 'ready',
       routesVersion: 1,
       services: [
-        { name: 'echo', replicas: [{ address: upstream.address, health: 'unknown' }], breaker: 'closed' },
-        { name: 'extra', replicas: [{ address: down, health: 'unknown' }], breaker: 'closed' },
+        { name: 'echo', replicas: [{ address: upstream.address, health: 'unknown', connected: false, inFlight: 0 }], breaker: 'closed', concurrency: null },
+        { name: 'extra', replicas: [{ address: down, health: 'unknown', connected: false, inFlight: 0 }], breaker: 'closed', concurrency: null },
       ],
     });
   });

@@ -3,10 +3,13 @@ import crypto from 'node:crypto';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { after, before, describe, it } from 'node:test';
-import type { FastifyRequest } from 'fastify';
+import Fastify, { type FastifyRequest } from 'fastify';
 import { buildApp, type Gateway } from '../../src/app.js';
 import { GatewayError } from '../../src/errors/gateway-error.js';
+import type { JwtConfig } from '../../src/config/schema.js';
 import { authenticate, createAuthenticator } from '../../src/policies/auth.js';
+import { JwksKeySets } from '../../src/policies/jwks-key-set.js';
+import type { Identity } from '../../src/upstreams/call-context.js';
 import { signToken, testConfig, testJwtSecret } from '../support/gateway.js';
 
 /*
@@ -15,7 +18,22 @@ import { signToken, testConfig, testJwtSecret } from '../support/gateway.js';
  * here, so the authenticator is called directly.
  */
 
+const silentLog = Fastify({ logger: false }).log;
+
 const jwtConfig = (jwt: Record<string, unknown> = {}) => testConfig({ auth: { jwt: { secret: testJwtSecret, ...jwt } } }).auth.jwt!;
+
+/** The authenticator of an HS256 config, whose answers are never Promises (no JWKS). */
+function secretAuthenticator(jwt: JwtConfig): { identify(authorization: string): Identity; cache: ReturnType<typeof createAuthenticator>['cache'] } {
+  const { identify, cache } = createAuthenticator(jwt, new JwksKeySets(silentLog));
+  return {
+    identify: (authorization) => {
+      const identity = identify(authorization);
+      assert.ok(!(identity instanceof Promise));
+      return identity;
+    },
+    cache,
+  };
+}
 
 /** A well-formed HS256 token with a valid-looking payload and a wrong signature, `bytes` long or so. */
 function junkToken(index: number, bytes: number): string {
@@ -36,14 +54,14 @@ function unauthenticated(fn: () => unknown): string {
 
 describe('verified-token cache', () => {
   it('keeps no trace of tokens that fail verification', () => {
-    const { identify, cache } = createAuthenticator(jwtConfig());
+    const { identify, cache } = secretAuthenticator(jwtConfig());
     for (let i = 0; i < 2000; i++) unauthenticated(() => identify(`Bearer ${junkToken(i, 2048)}`));
     assert.equal(cache.size, 0);
     assert.equal(cache.bytes, 0);
   });
 
   it('answers a repeated valid token from the cache with the same identity', () => {
-    const { identify, cache } = createAuthenticator(jwtConfig());
+    const { identify, cache } = secretAuthenticator(jwtConfig());
     const token = signToken({ sub: 'alice' });
     const first = identify(`Bearer ${token}`);
     assert.deepEqual([...first], [['x-user-id', 'alice']]);
@@ -53,7 +71,7 @@ describe('verified-token cache', () => {
 
   it('refuses a cached token once its exp has passed', (t) => {
     t.mock.timers.enable({ apis: ['Date'], now: Date.now() });
-    const { identify, cache } = createAuthenticator(jwtConfig());
+    const { identify, cache } = secretAuthenticator(jwtConfig());
     const token = signToken({ sub: 'alice', exp: Math.floor(Date.now() / 1000) + 60 });
     identify(`Bearer ${token}`);
     assert.equal(cache.size, 1);
@@ -63,7 +81,7 @@ describe('verified-token cache', () => {
   });
 
   it('stays within auth.jwt.cacheBytes, the least recently used token leaving first', () => {
-    const { identify, cache } = createAuthenticator(jwtConfig({ cacheBytes: 4096 }));
+    const { identify, cache } = secretAuthenticator(jwtConfig({ cacheBytes: 4096 }));
     const tokens = Array.from({ length: 50 }, (_, i) => signToken({ sub: `user-${i}` }));
     const headers = tokens.map((token) => `Bearer ${token}`);
     const kept = identify(headers[0]!);
@@ -78,7 +96,7 @@ describe('verified-token cache', () => {
   });
 
   it('caches nothing with auth.jwt.cacheBytes 0', () => {
-    const { identify, cache } = createAuthenticator(jwtConfig({ cacheBytes: 0 }));
+    const { identify, cache } = secretAuthenticator(jwtConfig({ cacheBytes: 0 }));
     assert.deepEqual([...identify(`Bearer ${signToken({ sub: 'alice' })}`)], [['x-user-id', 'alice']]);
     assert.equal(cache.size, 0);
   });

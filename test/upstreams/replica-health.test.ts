@@ -288,7 +288,7 @@ describe('no healthy upstream, seen over HTTP', () => {
       const ready = await fetch(`${gateway.url}/readyz`);
       assert.equal(ready.status, 200);
       const body = (await ready.json()) as { services: { name: string; replicas: unknown[] }[] };
-      assert.deepEqual(body.services.find((s) => s.name === 'probe')?.replicas, [{ address: replica.address, health: 'unhealthy' }]);
+      assert.deepEqual(body.services.find((s) => s.name === 'probe')?.replicas, [{ address: replica.address, health: 'unhealthy', connected: true, inFlight: 0 }]);
     } finally {
       await gateway.close();
       replica.close();

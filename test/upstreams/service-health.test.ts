@@ -112,12 +112,28 @@ describe('ServiceHealth', () => {
     );
   });
 
+  it('counts the calls in flight on each replica and says until when an ejected one is out', () => {
+    health = new ServiceHealth('svc', outlier, observer);
+    health.setAddresses(['a', 'b', 'c']);
+    const ends = [health.callStarted('a'), health.callStarted('a'), health.callStarted('b')];
+    assert.deepEqual(health.replicaHealth().map((r) => r.inFlight), [2, 1, 0]);
+    for (const end of ends) end();
+    assert.deepEqual(health.replicaHealth().map((r) => r.inFlight), [0, 0, 0]);
+
+    fail('a', outlier.outlierDetection!.consecutiveFailures);
+    const a = health.replicaHealth().find((r) => r.address === 'a')!;
+    assert.equal(a.health, 'ejected');
+    assert.equal(a.ejectedUntil, new Date(Date.now() + outlier.outlierDetection!.ejectionMs).toISOString());
+    mock.timers.tick(outlier.outlierDetection!.ejectionMs);
+    assert.equal(health.replicaHealth().find((r) => r.address === 'a')!.ejectedUntil, undefined);
+  });
+
   it('forgets replicas the resolver no longer lists, and all of them on close', () => {
     health = new ServiceHealth('svc', outlier, observer);
     health.setAddresses(['a', 'b']);
     fail('a', 3);
     health.setAddresses(['b']);
-    assert.deepEqual(health.replicaHealth(), [{ address: 'b', health: 'unknown' }]);
+    assert.deepEqual(health.replicaHealth(), [{ address: 'b', health: 'unknown', connected: false, inFlight: 0 }]);
     health.close();
     assert.deepEqual(events.filter((e) => e.endsWith('removed')), ['a removed', 'b removed']);
   });

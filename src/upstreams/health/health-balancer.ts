@@ -95,7 +95,7 @@ class HealthSubchannel extends BaseSubchannelWrapper {
   }
 }
 
-/** The child's picker, with the subchannel unwrapped and, under outlier detection, each call's outcome counted. */
+/** The child's picker, with the subchannel unwrapped and each call counted in its replica's inFlight and outcomes (outlier detection). */
 class HealthPicker implements Picker {
   constructor(
     private readonly child: Picker,
@@ -106,12 +106,17 @@ class HealthPicker implements Picker {
     const result = this.child.pick(args);
     const subchannel = result.subchannel;
     if (result.pickResultType !== PickResultType.COMPLETE || !(subchannel instanceof HealthSubchannel)) return result;
-    if (!this.health.settings.outlierDetection) return { ...result, subchannel: subchannel.unwrapped() };
-    const childEnded = result.onCallEnded;
+    const { onCallStarted: childStarted, onCallEnded: childEnded } = result;
+    let release: (() => void) | undefined;
     return {
       ...result,
       subchannel: subchannel.unwrapped(),
+      onCallStarted: () => {
+        release = this.health.callStarted(subchannel.address);
+        childStarted?.();
+      },
       onCallEnded: (code, details, metadata) => {
+        release?.();
         this.health.callEnded(subchannel.address, code);
         childEnded?.(code, details, metadata);
       },

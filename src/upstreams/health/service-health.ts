@@ -36,10 +36,16 @@ export interface HealthSettings {
 /** A replica's state as health checks and outlier detection see it. */
 export type ReplicaHealth = 'healthy' | 'unhealthy' | 'ejected' | 'unknown';
 
-/** One replica (one resolved address) as /readyz and the metrics show it. */
+/** One replica (one resolved address) as /readyz, /admin/upstreams and the metrics show it. */
 export interface ReplicaStatus {
   readonly address: string;
   readonly health: ReplicaHealth;
+  /** A connection to it is READY. */
+  readonly connected: boolean;
+  /** Calls (unary and streams) started on it and not yet ended. */
+  readonly inFlight: number;
+  /** When an outlier ejection ends (RFC 3339), while the replica is ejected. */
+  readonly ejectedUntil?: string;
 }
 
 /** What the gateway records about replicas (metrics live in observability/). */
@@ -65,11 +71,15 @@ interface Replica {
   connected: boolean;
   failedCalls: number;
   ejection: NodeJS.Timeout | undefined;
+  ejectedUntil: number;
+  inFlight: number;
   /** Ejections that count toward the next one's length; one is forgiven per ejectionMs spent back in service. */
   ejections: number;
   returnedAt: number;
   reported: ReplicaHealth | undefined;
 }
+
+const noCall = (): void => {};
 
 /** Every open ServiceHealth by id: the way a channel's balancer, built by grpc-js from JSON, finds its own. */
 const byId = new Map<string, ServiceHealth>();
@@ -136,6 +146,8 @@ export class ServiceHealth {
           connected: false,
           failedCalls: 0,
           ejection: undefined,
+          ejectedUntil: 0,
+          inFlight: 0,
           ejections: 0,
           returnedAt: 0,
           reported: undefined,
@@ -173,6 +185,16 @@ export class ServiceHealth {
     this.#changed();
   }
 
+  /** A call began on the replica: it counts in the replica's inFlight until the returned function runs. */
+  callStarted(address: string): () => void {
+    const replica = this.#replicas.get(address);
+    if (!replica) return noCall;
+    replica.inFlight++;
+    return () => {
+      replica.inFlight--;
+    };
+  }
+
   /** The final code of a call the replica served, for outlier detection. */
   callEnded(address: string, code: GrpcStatus): void {
     const settings = this.#settings.outlierDetection;
@@ -208,7 +230,13 @@ export class ServiceHealth {
   }
 
   replicaHealth(): ReplicaStatus[] {
-    return [...this.#replicas.values()].map((replica) => ({ address: replica.address, health: this.#healthOf(replica) }));
+    return [...this.#replicas.values()].map((replica) => ({
+      address: replica.address,
+      health: this.#healthOf(replica),
+      connected: replica.connected,
+      inFlight: replica.inFlight,
+      ...(replica.ejection !== undefined && { ejectedUntil: new Date(replica.ejectedUntil).toISOString() }),
+    }));
   }
 
   /** The service is gone: timers stop and its replicas leave the metrics. */
@@ -233,6 +261,7 @@ export class ServiceHealth {
     const forgiven = replica.ejections === 0 ? 0 : Math.floor((now - replica.returnedAt) / settings.ejectionMs);
     replica.ejections = Math.max(0, replica.ejections - forgiven) + 1;
     const ms = Math.min(settings.ejectionMs * replica.ejections, Math.max(settings.ejectionMs, maxEjectionMs));
+    replica.ejectedUntil = now + ms;
     replica.ejection = setTimeout(() => {
       this.#return(replica);
       this.#changed();
