@@ -50,6 +50,8 @@ export interface Policy {
   readonly resilience?: boolean;
   /** Tracing on at this tracing.sampleRatio, exporting to the bench's OTLP sink (bench/otlp-sink.ts). */
   readonly tracing?: number;
+  /** A global and a service rate limit far above the load (never a 429), their buckets in this store. */
+  readonly rateLimit?: 'memory' | 'redis';
 }
 
 const allOn: Policy = { jwt: true, metrics: true };
@@ -80,6 +82,13 @@ export const benchCases: readonly BenchCase[] = [
   // small-get traced: every request sampled (two spans each, batched to a local OTLP sink), then 1 %.
   smallGet('tracing-all', 'GET /v1/items/{id} (JWT + metrics + tracing, sampleRatio 1)', { ...allOn, tracing: 1 }, 'small-get'),
   smallGet('tracing-1pct', 'GET /v1/items/{id} (JWT + metrics + tracing, sampleRatio 0.01)', { ...allOn, tracing: 0.01 }, 'small-get'),
+  // small-get plus rate limits that never trigger: the cost of the check on every request.
+  smallGet('rate-limit', 'GET /v1/items/{id} (JWT + metrics + global and per-user rate limits in memory)', { ...allOn, rateLimit: 'memory' }, 'small-get'),
+  {
+    ...smallGet('rate-limit-redis', 'GET /v1/items/{id} (JWT + metrics + the same rate limits in Redis)', { ...allOn, rateLimit: 'redis' }, 'small-get'),
+    // Needs a Redis at 127.0.0.1:6379.
+    optIn: true,
+  },
   {
     name: 'post-1k',
     title: 'POST /v1/items, 1 KiB JSON body',

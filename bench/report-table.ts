@@ -121,9 +121,14 @@ function policyCostLine(cases: readonly CaseResult[]): string | undefined {
   });
   const resilience = cpu('resilience');
   if (resilience !== undefined) parts.push(`retry + breaker + concurrency cap ${(resilience - all).toFixed(0)} µs, ${(((resilience - all) / all) * 100).toFixed(1)} % (resilience − small-get)`);
-  for (const [label, name] of [['tracing, all sampled', 'tracing-all'], ['tracing, 1 % sampled', 'tracing-1pct']] as const) {
-    const traced = cpu(name);
-    if (traced !== undefined) parts.push(`${label} ${(traced - all).toFixed(0)} µs, ${(((traced - all) / all) * 100).toFixed(1)} % (${name} − small-get)`);
+  for (const [label, name] of [
+    ['tracing, all sampled', 'tracing-all'],
+    ['tracing, 1 % sampled', 'tracing-1pct'],
+    ['rate limits in memory', 'rate-limit'],
+    ['in Redis', 'rate-limit-redis'],
+  ] as const) {
+    const measured = cpu(name);
+    if (measured !== undefined) parts.push(`${label} ${(measured - all).toFixed(0)} µs, ${(((measured - all) / all) * 100).toFixed(1)} % (${name} − small-get)`);
   }
   return parts.length > 0 ? `policy cost per small GET, gateway CPU: ${parts.join('; ')}` : undefined;
 }

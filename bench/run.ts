@@ -147,8 +147,27 @@ const resiliencePolicies = {
   concurrency: { max: 512 },
 };
 
+/**
+ * The rate-limit cases' limits: the global one keyed globally, the service's per JWT subject,
+ * both far above any load the benchmark makes. Redis keys get a prefix of their own per run.
+ */
+function rateLimits(store: 'memory' | 'redis'): { service: Record<string, unknown>; gateway: Record<string, unknown> } {
+  const never = { rps: 10_000_000, burst: 10_000_000 };
+  return {
+    service: { rateLimit: { ...never, key: 'user' } },
+    gateway: {
+      rateLimit: {
+        global: { ...never, key: 'global' },
+        store,
+        ...(store === 'redis' && { redis: { url: 'redis://127.0.0.1:6379', keyPrefix: `portico-bench:${process.pid}:${Date.now()}:` } }),
+      },
+    },
+  };
+}
+
 /** `tracingSink`: the OTLP sink's URL, for a case with tracing on. */
 function gatewayConfig(policy: BenchCase['policy'], backend: string, port: number, logLevel: string, tracingSink?: string): string {
+  const limits = policy.rateLimit && rateLimits(policy.rateLimit);
   const config = {
     server: { port, host: '127.0.0.1' },
     shutdown: { graceMs: 1000 },
@@ -162,8 +181,10 @@ function gatewayConfig(policy: BenchCase['policy'], backend: string, port: numbe
         timeoutMs: 10_000,
         auth: policy.jwt ? 'required' : 'none',
         ...(policy.resilience && resiliencePolicies),
+        ...limits?.service,
       },
     ],
+    ...limits?.gateway,
     ...(policy.jwt && { auth: { jwt: { secret: jwtSecret, algorithms: ['HS256'] } } }),
     metrics: { enabled: policy.metrics },
     ...(policy.tracing !== undefined && { tracing: { enabled: true, endpoint: tracingSink, sampleRatio: policy.tracing } }),

@@ -124,18 +124,20 @@ export async function buildApp(config: GatewayConfig, options: BuildOptions = {}
   app.decorateRequest('generation', undefined as unknown as Gateway['live']['current']);
   app.decorateRequest('routeHit', undefined);
   app.decorateRequest('identity', undefined);
+  app.decorateRequest('rateLimitRemaining', Infinity);
   app.route({
     method: transcodedMethods,
     url: catchAllUrl,
     exposeHeadRoute: false,
-    onRequest: (request, _reply, done) => {
+    onRequest: (request, reply, done) => {
+      let pending;
       try {
-        const pending = pipeline.onRequest(request);
-        if (pending) pending.then(() => done(), done);
-        else done();
+        pending = pipeline.onRequest(request, reply);
       } catch (err) {
-        done(err as Error);
+        return done(err as Error);
       }
+      if (pending) pending.then(() => done(), done);
+      else done();
     },
     preParsing: (request, _reply, payload, done) => done(null, limitChunkedBody(request, payload, request.generation.config.server.bodyLimit)),
     handler: pipeline.handler,

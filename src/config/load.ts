@@ -12,6 +12,8 @@ import {
   type HashOn,
   type IssuerConfig,
   type JwtConfig,
+  type RateLimitConfig,
+  type RateLimitsConfig,
   type RawConfig,
   type RetryConfig,
   type ServiceConfig,
@@ -83,7 +85,10 @@ export function normaliseConfig(raw: unknown, { baseDir, env }: { baseDir: strin
       scopes: s.scopes ?? [],
       allowUnknownFields: s.allowUnknownFields!,
       ...upstreamPolicies(defaults, s),
-      methods: s.methods ?? {},
+      ...(s.rateLimit && { rateLimit: rateLimitOf(s.rateLimit, 'ip') }),
+      methods: Object.fromEntries(
+        Object.entries(s.methods ?? {}).map(([rpc, { rateLimit, ...method }]) => [rpc, { ...method, ...(rateLimit && { rateLimit: rateLimitOf(rateLimit, 'ip') }) }]),
+      ),
     })),
     cors: {
       origins: input.cors!.origins!,
@@ -103,6 +108,7 @@ export function normaliseConfig(raw: unknown, { baseDir, env }: { baseDir: strin
     metrics: { enabled: input.metrics!.enabled! },
     openapi: { enabled: input.openapi!.enabled! },
     metadata: { forwardHeaders: input.metadata!.forwardHeaders! },
+    rateLimit: rateLimitsOf(input.rateLimit!, problems),
     ...(input.admin && { admin: { port: input.admin.port, host: input.admin.host! } }),
   };
 
@@ -324,6 +330,24 @@ function upstreamPolicies(
       concurrency: concurrency.adaptive ? { adaptive: true, min: concurrency.min ?? 1, max: concurrency.max! } : { adaptive: false, max: concurrency.max! },
     }),
   };
+}
+
+type RateLimitInput = NonNullable<NonNullable<RawConfig['rateLimit']>['global']>;
+
+/** A limit with its defaults: burst = rps rounded up, so a bucket holds at least one request. */
+function rateLimitOf(limit: RateLimitInput, defaultKey: RateLimitConfig['key']): RateLimitConfig {
+  return { rps: limit.rps, burst: limit.burst ?? Math.ceil(limit.rps), key: limit.key ?? defaultKey };
+}
+
+function rateLimitsOf(input: NonNullable<RawConfig['rateLimit']>, problems: string[]): RateLimitsConfig {
+  const limits: RateLimitsConfig = { store: input.store! };
+  if (input.global) {
+    limits.global = rateLimitOf(input.global, 'global');
+    if (limits.global.key === 'user') problems.push('rateLimit.global.key: "user" cannot apply before routing, where no token is verified yet; use ip or global (a service\'s or an RPC\'s limit can key on user)');
+  }
+  if (input.redis) limits.redis = { url: input.redis.url, onError: input.redis.onError!, keyPrefix: input.redis.keyPrefix! };
+  if (limits.store === 'redis' && !limits.redis) problems.push('rateLimit.redis.url: is required with rateLimit.store redis');
+  return limits;
 }
 
 /** The circuit breaker's settings where `circuitBreaker` is set without them. */

@@ -297,6 +297,29 @@ const Concurrency = Type.Object(
 
 export const AuthMode = Type.Union([Type.Literal('none'), Type.Literal('optional'), Type.Literal('required')]);
 
+/** How a limit's requests are grouped into buckets (policies/rate-limit/). */
+export const rateLimitKeys = ['ip', 'user', 'global'] as const;
+
+/** A token bucket: `burst` requests at once, refilled at `rps` per second. */
+function rateLimit(scope: string, beforeRouting = false) {
+  return Type.Object(
+    {
+      rps: Type.Number({ exclusiveMinimum: 0, description: 'Requests per second sustained: the rate the bucket refills at (fractions allowed, e.g. 0.5 = one every 2 s).' }),
+      burst: Type.Optional(
+        Type.Integer({ minimum: 1, description: 'Requests a full bucket lets through at once, before the rps pace applies (default: rps rounded up).' }),
+      ),
+      key: Type.Optional(
+        Type.Union(rateLimitKeys.map((key) => Type.Literal(key)), {
+          description:
+            'One bucket per client address (ip), per JWT subject (user: the verified token\'s sub claim, the address for anonymous calls), or one for everyone (global)' +
+            (beforeRouting ? '. Before routing no token is verified yet, so here only ip or global (default: global).' : ' (default: ip).'),
+        }),
+      ),
+    },
+    { additionalProperties: false, description: `Rate limit ${scope}; over it a request is a 429 RESOURCE_EXHAUSTED (reason RATE_LIMITED) with Retry-After. See "Rate limits".` },
+  );
+}
+
 /** OAuth 2.0 scope tokens (RFC 6749 section 3.3): printable ASCII without space, quote or backslash. */
 function scopeList(description: string) {
   return Type.Array(Type.String({ pattern: '^[\\x21\\x23-\\x5B\\x5D-\\x7E]+$' }), { uniqueItems: true, description });
@@ -305,6 +328,7 @@ function scopeList(description: string) {
 /** A per-RPC setting in `services[].methods.<RpcName>`. */
 const Method = Type.Object(
   {
+    rateLimit: Type.Optional(rateLimit("of this RPC's requests, on top of the service's and the global one")),
     timeoutMs: Type.Optional(Type.Integer({ minimum: 1, description: "gRPC deadline of this RPC's unary calls (default: the service's timeoutMs)." })),
     idempotent: Type.Optional(
       Type.Boolean({ description: 'Whether the RPC may be called twice for one request (e.g. retried). Default: true when every binding of the RPC is a GET.' }),
@@ -418,6 +442,7 @@ const Service = Type.Object(
       Type.Boolean({ default: false, description: 'Ignore unknown JSON fields and query parameters instead of answering 400.' }),
     ),
     ...upstreamPolicyKeys(),
+    rateLimit: Type.Optional(rateLimit("of the service's routes (every RPC together), on top of the global one")),
     methods: Type.Optional(
       Type.Record(Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]*$' }), Method, {
         description: 'Per-RPC settings by RPC name as in the proto (e.g. GetOrder); each key wins over the service\'s and upstreamDefaults\'.',
@@ -437,6 +462,36 @@ const Cors = Type.Object(
         default: ['content-type', 'authorization', 'x-request-id', 'accept-language', 'traceparent', 'tracestate', 'grpc-timeout'],
         description: 'Request headers (lower-case) a preflight allows; a preflight asking for others gets this list and the browser blocks the call.',
       }),
+    ),
+  },
+  { additionalProperties: false, default: {} },
+);
+
+const RateLimits = Type.Object(
+  {
+    global: Type.Optional(rateLimit('of every request to the API routes, checked before routing (/healthz, /readyz and /metrics are exempt)', true)),
+    store: Type.Optional(
+      Type.Union([Type.Literal('memory'), Type.Literal('redis')], {
+        default: 'memory',
+        description: 'Where buckets live: memory (each gateway process limits on its own) or redis (every replica shares one limit; needs redis.url).',
+      }),
+    ),
+    redis: Type.Optional(
+      Type.Object(
+        {
+          url: Type.String({ pattern: '^rediss?://', description: 'Redis of the shared buckets, e.g. redis://127.0.0.1:6379 (rediss:// for TLS; user, password and db number in the URL).' }),
+          onError: Type.Optional(
+            Type.Union([Type.Literal('fail_open'), Type.Literal('fail_closed')], {
+              default: 'fail_open',
+              description: 'When Redis does not answer within 100 ms or is down: fail_open serves without limits, fail_closed answers 503 RATE_LIMIT_UNAVAILABLE.',
+            }),
+          ),
+          keyPrefix: Type.Optional(
+            Type.String({ default: 'portico:rl:', description: 'Prefix of the bucket keys, so gateways of several environments can share one Redis.' }),
+          ),
+        },
+        { additionalProperties: false, description: 'The Redis of store: redis.' },
+      ),
     ),
   },
   { additionalProperties: false, default: {} },
@@ -634,6 +689,7 @@ export const ConfigSchema = Type.Object(
     tracing: Type.Optional(Tracing),
     openapi: Type.Optional(OpenApi),
     metadata: Type.Optional(Metadata),
+    rateLimit: Type.Optional(RateLimits),
     admin: Type.Optional(Admin),
   },
   { additionalProperties: false },
@@ -670,6 +726,7 @@ export interface GatewayConfig {
   metrics: { enabled: boolean };
   openapi: { enabled: boolean };
   metadata: { forwardHeaders: string[] };
+  rateLimit: RateLimitsConfig;
   /** Absent: no admin listener. */
   admin?: { port: number; host: string };
   /** Absolute path of the file it came from, when it came from one (used by reload). */
@@ -731,11 +788,29 @@ export interface ServiceConfig {
   retry: RetryConfig;
   circuitBreaker?: CircuitBreakerConfig;
   concurrency?: ConcurrencyConfig;
+  /** Absent: no limit of the service's own. */
+  rateLimit?: RateLimitConfig;
   /** Per-RPC overrides by RPC name, as configured (the effective values: methodPolicy()). */
   methods: Record<string, MethodConfig>;
 }
 
+export type RateLimitKey = (typeof rateLimitKeys)[number];
+
+export interface RateLimitConfig {
+  rps: number;
+  burst: number;
+  key: RateLimitKey;
+}
+
+export interface RateLimitsConfig {
+  global?: RateLimitConfig;
+  store: 'memory' | 'redis';
+  /** Set when store is redis (required then). */
+  redis?: { url: string; onError: 'fail_open' | 'fail_closed'; keyPrefix: string };
+}
+
 export interface MethodConfig {
+  rateLimit?: RateLimitConfig;
   timeoutMs?: number;
   scopes?: string[];
   idempotent?: boolean;

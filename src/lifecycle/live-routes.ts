@@ -3,6 +3,8 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { GatewayConfig, OverloadConfig, ServiceConfig } from '../config/schema.js';
 import type { BoundedContext } from '../contexts/acl-route.js';
 import { moduleRouteCompiler } from '../contexts/module-routes.js';
+import type { RateLimitObserver } from '../policies/rate-limit/observer.js';
+import { RateLimitStores, type RateLimits } from '../policies/rate-limit/rate-limits.js';
 import { loadCatalog, type Catalog } from '../descriptors/catalog.js';
 import { createAuthenticator, type Authenticator } from '../policies/auth.js';
 import { compileClientAddress, type ClientAddressResolver } from '../policies/client-address.js';
@@ -40,6 +42,7 @@ export interface RouteGeneration {
   readonly calls: CallContextFactory;
   /** Finds a request's client address, trusting server.trustedProxies' X-Forwarded-For. */
   readonly clientAddress: ClientAddressResolver;
+  readonly rateLimits: RateLimits;
 }
 
 /**
@@ -52,18 +55,20 @@ export class LiveRoutes {
   #current: RouteGeneration;
   #version = 1;
   readonly #upstreams: UpstreamPool;
+  readonly #rateLimitStores: RateLimitStores;
   /** The JWKS key sets of the issuers in force: a reload that names the same URL keeps its keys. */
   readonly #keySets: JwksKeySets;
 
   constructor(
     config: GatewayConfig,
-    observer: PoolObserver,
+    observer: PoolObserver & RateLimitObserver,
     private readonly log: FastifyBaseLogger,
     private readonly contexts: readonly BoundedContext[] = [],
     /** The client spans of tracing, fixed at start: every generation's upstream chains end with it. */
     clientSpans?: UpstreamPolicy,
   ) {
     this.#upstreams = new UpstreamPool(observer, clientSpans);
+    this.#rateLimitStores = new RateLimitStores(observer, log);
     this.#keySets = new JwksKeySets(log);
     this.#current = this.#compile(config);
     this.#logRoutes(this.#current);
@@ -90,10 +95,11 @@ export class LiveRoutes {
     return this.#upstreams.status();
   }
 
-  /** Closes every upstream channel, those of retired generations still draining included, and stops refreshing the JWKS. */
+  /** Closes every upstream channel, those of retired generations still draining included, stops refreshing the JWKS and closes the rate-limit store. */
   close(): void {
     this.#upstreams.close();
     this.#keySets.close();
+    this.#rateLimitStores.close();
   }
 
   #compile(config: GatewayConfig, previous?: RouteGeneration): RouteGeneration {
@@ -120,6 +126,8 @@ export class LiveRoutes {
     this.#keySets.retain(auth?.keySets ?? []);
     if (breaks.length > 0) this.log.warn({ breaks }, `reload applied with ${breaks.length} breaking change(s), as reload.allowBreaking allows`);
     const services = new Map(config.services.map((service) => [service.name, service]));
+    // Last: it retires the buckets and store connection the generation in force no longer needs.
+    const rateLimits = this.#rateLimitStores.compile(config, routes);
     return {
       version: this.#version++,
       hash: config.sourceHash ?? `sha256:${crypto.createHash('sha256').update(JSON.stringify(config)).digest('hex')}`,
@@ -134,6 +142,7 @@ export class LiveRoutes {
       overload: compileOverload(config.server.overload),
       calls,
       clientAddress,
+      rateLimits,
     };
   }
 

@@ -4,6 +4,8 @@ import { codeName } from '../errors/status-codes.js';
 import type { ReplicaHealthObserver, ReplicaHealth } from '../upstreams/health/service-health.js';
 import type { RefusalReason } from '../errors/refusals.js';
 import type { BreakerState, ResilienceObserver, WatchedPolicies } from '../policies/resilience-observer.js';
+import type { RateLimitKey } from '../config/schema.js';
+import type { LimitScope, RateLimitObserver } from '../policies/rate-limit/observer.js';
 import type { UpstreamObserver } from '../upstreams/upstream.js';
 
 /** The request latency histogram, which /admin/routes also reads. */
@@ -28,7 +30,7 @@ export interface HttpMetrics {
 const replicaHealthStates: readonly ReplicaHealth[] = ['healthy', 'unhealthy', 'ejected', 'unknown'];
 
 /** Records nothing: the observers when `metrics.enabled` is false. */
-export const noMetrics: HttpMetrics & UpstreamObserver & ReplicaHealthObserver & ResilienceObserver = {
+export const noMetrics: HttpMetrics & UpstreamObserver & ReplicaHealthObserver & ResilienceObserver & RateLimitObserver = {
   requestStarted: () => {},
   requestEnded: () => {},
   requestFinished: () => {},
@@ -41,6 +43,9 @@ export const noMetrics: HttpMetrics & UpstreamObserver & ReplicaHealthObserver &
   retried: () => {},
   retryBudgetExhausted: () => {},
   refused: () => {},
+  rateLimited: () => {},
+  rateLimitStoreError: () => {},
+  rateLimitStoreUp: () => {},
 };
 
 /** The breaker state gauge's values. */
@@ -50,7 +55,7 @@ const breakerStateValues: Readonly<Record<BreakerState, number>> = { closed: 0, 
  * The gateway's Prometheus metrics, in a registry of its own so that several gateways (tests)
  * never share series. Label children are cached so the request path does no label lookups.
  */
-export class GatewayMetrics implements HttpMetrics, UpstreamObserver, ReplicaHealthObserver, ResilienceObserver {
+export class GatewayMetrics implements HttpMetrics, UpstreamObserver, ReplicaHealthObserver, ResilienceObserver, RateLimitObserver {
   readonly registry = new Registry();
   readonly #requests: Counter<'route' | 'method' | 'status'>;
   readonly #requestSeconds: Histogram<'route' | 'method' | 'status'>;
@@ -67,6 +72,9 @@ export class GatewayMetrics implements HttpMetrics, UpstreamObserver, ReplicaHea
   readonly #retries: Counter<'service'>;
   readonly #retryBudgetExhausted: Counter<'service'>;
   readonly #refusals: Counter<'service' | 'reason'>;
+  readonly #rateLimited: Counter<'scope' | 'key'>;
+  readonly #rateLimitStoreErrors: Counter;
+  readonly #rateLimitStoreUp: Gauge;
   readonly #configReloads: Counter<'result'>;
   #configVersion: () => number = () => 0;
 
@@ -166,6 +174,22 @@ export class GatewayMetrics implements HttpMetrics, UpstreamObserver, ReplicaHea
       labelNames: ['service', 'reason'],
       registers: [this.registry],
     });
+    this.#rateLimited = new Counter({
+      name: 'portico_rate_limited_requests_total',
+      help: 'Requests answered 429 by a rate limit, by its scope (global, service, method) and key (ip, user, global).',
+      labelNames: ['scope', 'key'],
+      registers: [this.registry],
+    });
+    this.#rateLimitStoreErrors = new Counter({
+      name: 'portico_rate_limit_store_errors_total',
+      help: 'Rate-limit checks that could not reach the shared store (Redis): served without limits or answered 503, as rateLimit.redis.onError says.',
+      registers: [this.registry],
+    });
+    this.#rateLimitStoreUp = new Gauge({
+      name: 'portico_rate_limit_store_up',
+      help: 'Whether the shared rate-limit store (Redis) is reachable: 1 or 0 (absent with the memory store).',
+      registers: [this.registry],
+    });
     this.#configReloads = new Counter({
       name: 'portico_config_reloads_total',
       help: 'Config reloads by result: applied, or rejected (the previous config keeps serving).',
@@ -190,6 +214,18 @@ export class GatewayMetrics implements HttpMetrics, UpstreamObserver, ReplicaHea
 
   configReloaded(result: 'applied' | 'rejected'): void {
     this.#configReloads.inc({ result });
+  }
+
+  rateLimited(scope: LimitScope, key: RateLimitKey): void {
+    this.#rateLimited.inc({ scope, key });
+  }
+
+  rateLimitStoreError(): void {
+    this.#rateLimitStoreErrors.inc();
+  }
+
+  rateLimitStoreUp(up: boolean): void {
+    this.#rateLimitStoreUp.set(up ? 1 : 0);
   }
 
   replicaHealthChanged(service: string, replica: string, health: ReplicaHealth): void {

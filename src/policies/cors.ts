@@ -21,7 +21,8 @@ export function compileCors(cors: GatewayConfig['cors']): CorsPolicy {
     maxAge: cors.maxAgeSeconds,
     methods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'],
     allowedHeaders: cors.allowedHeaders,
-    exposedHeaders: ['x-request-id', 'retry-after'],
+    // RateLimit and RateLimit-Policy: a browser app can pace itself only if it may read them.
+    exposedHeaders: ['x-request-id', 'retry-after', 'ratelimit', 'ratelimit-policy'],
     strictPreflight: false,
   };
 }

@@ -35,34 +35,29 @@ declare module 'fastify' {
 
 /**
  * The one request pipeline of every route, declarative binding or route module alike:
- * shed when overloaded → match → authenticate (and check scopes) → read and bind the body →
- * validate → call → render. The stages up to authentication run in `onRequest`, before Fastify
- * reads the body: an unknown path is a 404, a wrong method a 405, a missing token a 401 and a
- * missing scope a 403, whatever the body's size or content type; a declared oversized body is a
- * 413 then too. `onRequest` returns a Promise only while a token's JWKS key is looked up; a
- * cached or locally verified token goes through synchronously. The rest
- * is the handler. Errors of every stage leave through the one error handler
- * (errors/error-handler.ts).
+ * shed when overloaded → global rate limit → match → authenticate (and check scopes) → route
+ * rate limits → read and bind the body → validate → call → render. The stages up to the route's
+ * rate limits run in `onRequest`, before Fastify reads the body: an unknown path is a 404, a
+ * wrong method a 405, a missing token a 401, a missing scope a 403 and a spent limit a 429,
+ * whatever the body's size or content type; a declared oversized body is a 413 then too.
+ * `onRequest` returns a Promise only while a token's JWKS key is looked up or a rate limit
+ * waits on Redis; otherwise it goes through synchronously. The rest is the handler. Errors of
+ * every stage leave through the one error handler (errors/error-handler.ts).
  */
 export interface RoutePipeline {
-  onRequest(request: FastifyRequest): void | Promise<void>;
+  onRequest(request: FastifyRequest, reply: FastifyReply): void | Promise<void>;
   handler(request: FastifyRequest, reply: FastifyReply): Promise<unknown>;
 }
 
 export function createRoutePipeline(deps: PipelineDeps): RoutePipeline {
   return {
-    onRequest(request) {
-      const url = request.raw.url ?? '/';
-      const queryStart = url.indexOf('?');
+    onRequest(request, reply) {
       const generation = deps.generation();
       request.generation = generation;
       if (generation.overload) shedIfOverloaded(request, generation.overload, deps.pressure());
-      const hit = matchRoute(generation.routes, request.method, queryStart < 0 ? url : url.slice(0, queryStart));
-      request.routeLabel = hit.value.label;
-      request.routeHit = hit;
-      const identity = authenticate(request, hit.value.auth, generation.auth);
-      if (identity instanceof Promise) return identity.then((verified) => admitted(request, verified));
-      admitted(request, identity);
+      const global = generation.rateLimits.global?.admit(request, reply);
+      if (global) return global.then(() => routeAndAuthenticate(request, reply, generation));
+      return routeAndAuthenticate(request, reply, generation);
     },
 
     async handler(request, reply) {
@@ -97,12 +92,27 @@ export function createRoutePipeline(deps: PipelineDeps): RoutePipeline {
   };
 }
 
-/** After authentication: the identity on the request, then the route's scopes and its declared body size. */
-function admitted(request: FastifyRequest, identity: Identity | undefined): void {
+function routeAndAuthenticate(request: FastifyRequest, reply: FastifyReply, generation: RouteGeneration): void | Promise<void> {
+  const url = request.raw.url ?? '/';
+  const queryStart = url.indexOf('?');
+  const hit = matchRoute(generation.routes, request.method, queryStart < 0 ? url : url.slice(0, queryStart));
+  request.routeLabel = hit.value.label;
+  request.routeHit = hit;
+  const identity = authenticate(request, hit.value.auth, generation.auth);
+  if (identity instanceof Promise) return identity.then((verified) => admitted(request, reply, verified));
+  return admitted(request, reply, identity);
+}
+
+/**
+ * After authentication: the identity on the request, then the route's scopes, its declared body
+ * size and its rate limits (last: they may key on the identity, and a refused request takes no token).
+ */
+function admitted(request: FastifyRequest, reply: FastifyReply, identity: Identity | undefined): void | Promise<void> {
   const route = request.routeHit!.value;
   request.identity = identity;
   checkScopes(identity, route.scopes);
   if (route.readsBody) refuseDeclaredOversize(request, request.generation.config.server.bodyLimit);
+  return request.generation.rateLimits.forRoute(route)?.admit(request, reply);
 }
 
 /** The route of `method` and `path`; a GatewayError 400, 404 or 405 (with Allow) when there is none. */
