@@ -242,7 +242,8 @@ describe('replica settings across reloads', () => {
         ['hashOn', { balancing: 'ring_hash', hashOn: { header: 'x-b' }, endpoints: endpoints([1, 3]) }, false],
       ];
       for (const [what, settings, kept] of changes) {
-        live.reload(balancedConfig(settings));
+        // A reload sets the log level the config says: silent, like the logger given.
+        live.reload(balancedConfig(settings, { logging: { level: 'silent' } }));
         const now = live.current.clients.get('echo');
         assert.equal(now === client, kept, `a change of ${what} ${kept ? 'must keep' : 'must replace'} the channel`);
         client = now;

@@ -32,9 +32,10 @@ describe('upstream state across reloads', () => {
     const live = new LiveRoutes(stackConfig([echoService(first.address)]), noMetrics, silent);
     try {
       const kept = live.current.clients.get('echo');
-      live.reload(stackConfig([echoService(first.address, { timeoutMs: 1234 })]));
+      // A reload sets the log level the config says: silent, like the logger given.
+      live.reload(stackConfig([echoService(first.address, { timeoutMs: 1234 })], { logging: { level: 'silent' } }));
       assert.equal(live.current.clients.get('echo'), kept, 'an unrelated change must keep the channel and its state');
-      live.reload(stackConfig([echoService(second.address)]));
+      live.reload(stackConfig([echoService(second.address)], { logging: { level: 'silent' } }));
       assert.notEqual(live.current.clients.get('echo'), kept);
     } finally {
       live.close();
