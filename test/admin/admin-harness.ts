@@ -1,7 +1,6 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Writable } from 'node:stream';
 import { create, type DescMessage, type Message } from '@bufbuild/protobuf';
 import * as grpc from '@grpc/grpc-js';
 import { buildAdminApp } from '../../src/admin/admin-listener.js';
@@ -10,7 +9,7 @@ import { loadConfigFile } from '../../src/config/load.js';
 import { watchConfig } from '../../src/config/watch.js';
 import { startGrpcServer } from '../../src/demo/grpc-server.js';
 import { Health, HealthCheckResponse_ServingStatus, HealthCheckResponseSchema } from '../../src/gen/grpc/health/v1/health_pb.js';
-import { repoRoot } from '../support/gateway.js';
+import { jsonLogCapture, repoRoot } from '../support/gateway.js';
 import { probeIncludeDir, probeMethod, probeProtoFile, ProbeService } from '../support/probe-backend.js';
 
 /*
@@ -96,13 +95,7 @@ export async function startAdminGateway(yaml: string): Promise<AdminGateway> {
   const configFile = path.join(dir, 'config.yaml');
   fs.writeFileSync(configFile, yaml);
   const config = loadConfigFile(configFile, {});
-  const logs: Record<string, unknown>[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      for (const line of chunk.toString('utf8').split('\n')) if (line.trim()) logs.push(JSON.parse(line) as Record<string, unknown>);
-      done();
-    },
-  });
+  const { logs, stream } = jsonLogCapture();
   const gateway = await buildApp(config, { logger: { level: config.logging.level, stream } });
   // Polling slower than any test runs: reloads here come from POST /admin/reload only.
   const reloader = watchConfig(configFile, gateway, 600_000);

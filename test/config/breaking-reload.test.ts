@@ -2,13 +2,13 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { buildApp, type Gateway } from '../../src/app.js';
 import { loadConfigFile } from '../../src/config/load.js';
 import { watchConfig } from '../../src/config/watch.js';
 import { BreakingReloadError } from '../../src/transcoding/breaking-changes.js';
 import { acceptanceProtoDir, startEchoUpstream, type EchoUpstream } from '../fixtures/echo-upstream.js';
+import { jsonLogCapture } from '../support/gateway.js';
 import { waitFor } from '../support/wait.js';
 
 /*
@@ -29,7 +29,7 @@ describe('breaking reloads', () => {
   let gateway: Gateway;
   let url: string;
   /** Every log line the gateway wrote, parsed. */
-  const logs: Record<string, unknown>[] = [];
+  const { logs, stream } = jsonLogCapture();
 
   const writeConfig = (extra = ''): void => {
     fs.writeFileSync(
@@ -66,12 +66,6 @@ ${extra}`,
     configFile = path.join(dir, 'config.yaml');
     upstream = await startEchoUpstream();
     writeConfig();
-    const stream = new Writable({
-      write(chunk: Buffer, _encoding, done) {
-        for (const line of chunk.toString('utf8').split('\n')) if (line.trim()) logs.push(JSON.parse(line) as Record<string, unknown>);
-        done();
-      },
-    });
     gateway = await buildApp(loadConfigFile(configFile, {}), { logger: { level: 'info', stream } });
     watchConfig(configFile, gateway, pollMs);
     url = await gateway.app.listen({ port: 0, host: '127.0.0.1' });

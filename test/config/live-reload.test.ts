@@ -2,13 +2,12 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { buildApp, type Gateway } from '../../src/app.js';
 import { loadConfigFile } from '../../src/config/load.js';
 import { watchConfig } from '../../src/config/watch.js';
 import { acceptanceProtoDir, startEchoUpstream, type EchoUpstream } from '../fixtures/echo-upstream.js';
-import { signToken, testJwtSecret } from '../support/gateway.js';
+import { jsonLogCapture, signToken, testJwtSecret } from '../support/gateway.js';
 import { waitFor } from '../support/wait.js';
 
 /*
@@ -39,7 +38,7 @@ describe('reloads under 200 requests a second', () => {
   let upstream: EchoUpstream;
   let gateway: Gateway;
   let url: string;
-  const logs: Record<string, unknown>[] = [];
+  const { logs, stream } = jsonLogCapture();
   let settings: Settings = { origins: ['https://a.example'], sleepLimit: false, level: 'info', partnerIssuer: false, allowBreaking: false };
 
   const gatewayToken = signToken({ sub: 'alice', iss: 'gateway-test' });
@@ -117,12 +116,6 @@ describe('reloads under 200 requests a second', () => {
     configFile = path.join(dir, 'config.yaml');
     upstream = await startEchoUpstream();
     writeConfig();
-    const stream = new Writable({
-      write(chunk: Buffer, _encoding, done) {
-        for (const line of chunk.toString('utf8').split('\n')) if (line.trim()) logs.push(JSON.parse(line) as Record<string, unknown>);
-        done();
-      },
-    });
     gateway = await buildApp(loadConfigFile(configFile, {}), { logger: { level: 'info', stream } });
     watchConfig(configFile, gateway, pollMs);
     url = await gateway.app.listen({ port: 0, host: '127.0.0.1' });

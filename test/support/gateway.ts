@@ -26,11 +26,8 @@ export interface RunningGateway {
   close(): Promise<void>;
 }
 
-/**
- * Builds the real app and listens on a loopback port, capturing its JSON log lines. `host`
- * (default 127.0.0.1) may be `::1`, or `::` for a dual-stack listener (its url is then [::1]).
- */
-export async function startGateway(config: GatewayConfig, { host = '127.0.0.1', ...options }: Omit<BuildOptions, 'logger'> & { host?: string } = {}): Promise<RunningGateway> {
+/** A stream for a pino logger and the JSON lines written to it, parsed. */
+export function jsonLogCapture(): { logs: Record<string, unknown>[]; stream: Writable } {
   const logs: Record<string, unknown>[] = [];
   const stream = new Writable({
     write(chunk: Buffer, _encoding, done) {
@@ -38,6 +35,15 @@ export async function startGateway(config: GatewayConfig, { host = '127.0.0.1', 
       done();
     },
   });
+  return { logs, stream };
+}
+
+/**
+ * Builds the real app and listens on a loopback port, capturing its JSON log lines. `host`
+ * (default 127.0.0.1) may be `::1`, or `::` for a dual-stack listener (its url is then [::1]).
+ */
+export async function startGateway(config: GatewayConfig, { host = '127.0.0.1', ...options }: Omit<BuildOptions, 'logger'> & { host?: string } = {}): Promise<RunningGateway> {
+  const { logs, stream } = jsonLogCapture();
   const gateway = await buildApp(config, { ...options, logger: { level: config.logging.level, stream } });
   await gateway.app.listen({ port: 0, host });
   const address = gateway.app.server.address();
