@@ -12,6 +12,7 @@ import { LiveRoutes } from './lifecycle/live-routes.js';
 import { Readiness } from './lifecycle/readiness.js';
 import httpObservability, { catchAllUrl } from './observability/http-observability.js';
 import { createGatewayLogger } from './observability/logging.js';
+import { traceIdMixin } from './observability/trace-id-log.js';
 import { GatewayMetrics } from './observability/metrics.js';
 import { registerOpenApi } from './openapi/openapi-plugin.js';
 import { requestIdOf } from './observability/request-id.js';
@@ -53,11 +54,14 @@ const jsonMediaType = /^application\/(?:[\w.-]+\+)?json\s*(?:;.*)?$/i;
 
 /** Builds the gateway from a validated config; server.ts and the tests both call this. */
 export async function buildApp(config: GatewayConfig, options: BuildOptions = {}): Promise<Gateway> {
-  const gatewayLogger = options.logger === undefined ? createGatewayLogger(config.logging.level) : undefined;
+  // With tracing on, every line of a request carries its trace id (observability/trace-id-log.ts).
+  const mixin = config.tracing.enabled ? traceIdMixin : undefined;
+  const gatewayLogger = options.logger === undefined ? createGatewayLogger(config.logging.level, mixin) : undefined;
+  const logger = mixin && typeof options.logger === 'object' ? { ...options.logger, mixin } : options.logger;
   // Built always, so that metrics.enabled can follow a reload: off, /metrics is a 404.
   const metrics = new GatewayMetrics();
   const app = Fastify({
-    ...(gatewayLogger ? { loggerInstance: gatewayLogger.logger as FastifyBaseLogger } : { logger: options.logger }),
+    ...(gatewayLogger ? { loggerInstance: gatewayLogger.logger as FastifyBaseLogger } : { logger }),
     genReqId: requestIdOf,
     // One access line per request (observability/http-observability.ts) instead of Fastify's two.
     logController: new LogController({ requestIdLogLabel: 'requestId', disableRequestLogging: true }),

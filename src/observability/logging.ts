@@ -16,12 +16,13 @@ const batchBytes = 4096;
 const flushIntervalMs = 200;
 
 /**
- * pino, writing JSON lines asynchronously and in batches (above). Authorization and cookies
- * are redacted; pretty output only when a person is watching a terminal (by TTY, not NODE_ENV).
+ * pino, writing JSON lines asynchronously and in batches (above), with `mixin` (tracing's trace
+ * id) when given. Authorization and cookies are redacted; pretty output only when a person is watching a terminal (by TTY, not NODE_ENV).
  */
-export function createGatewayLogger(level: string): GatewayLogger {
+export function createGatewayLogger(level: string, mixin?: pino.LoggerOptions['mixin']): GatewayLogger {
   const options: pino.LoggerOptions = {
     level,
+    ...(mixin && { mixin }),
     redact: {
       // Exact paths only: wildcard paths make pino inspect every log line (measured ~9 µs each).
       paths: ['req.headers.authorization', 'req.headers.cookie', 'headers.authorization', 'headers.cookie'],

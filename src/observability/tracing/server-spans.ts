@@ -18,6 +18,7 @@ import type { Attributes } from '@opentelemetry/api';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { routeLabelOf, unmatchedLabel } from '../http-observability.js';
+import { bindTraceId } from '../trace-id-log.js';
 import type { Tracing } from './tracing.js';
 
 declare module 'fastify' {
@@ -38,7 +39,7 @@ const knownMethods = new Set(['CONNECT', 'DELETE', 'GET', 'HEAD', 'OPTIONS', 'PA
  * sampled flag is followed. The span is named by method and route template
  * (`GET /v1/items/{id}`, never the raw path) once the route is known, and ends when the
  * response does: a 5xx marks it ERROR. The trace id joins every log line of the request
- * through a child logger.
+ * (observability/trace-id-log.ts).
  */
 async function serverSpans(app: FastifyInstance, { tracing }: { tracing: Tracing }): Promise<void> {
   app.decorateRequest('traceContext', undefined);
@@ -52,8 +53,7 @@ async function serverSpans(app: FastifyInstance, { tracing }: { tracing: Tracing
     const traceId = span.spanContext().traceId;
     request.traceContext = trace.setSpan(ROOT_CONTEXT, span);
     request.traceId = traceId;
-    request.log = request.log.child({ traceId });
-    reply.log = request.log;
+    bindTraceId(request.log, traceId);
     // 'close' follows a complete response and a client's hang-up alike.
     reply.raw.once('close', () => endServerSpan(span, request, reply));
     done();
