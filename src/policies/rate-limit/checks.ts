@@ -29,46 +29,52 @@ export interface LimitCheck {
 
 /** Buckets in this process; `limits` ordered from the widest scope to the narrowest. */
 export class MemoryCheck implements LimitCheck {
+  // Each limit's client key and next TAT for the request being checked, found once and used by
+  // both passes. Reused across requests: admit is synchronous, so no two requests share them.
+  readonly #keys: string[];
+  readonly #tats: number[];
+
   constructor(
     private readonly limits: readonly Limit[],
     private readonly buckets: readonly MemoryBuckets[],
     private readonly observer: RateLimitObserver,
-  ) {}
+  ) {
+    this.#keys = limits.map(() => '');
+    this.#tats = limits.map(() => 0);
+  }
 
   admit(request: FastifyRequest, reply: FastifyReply): void {
     const { limits, buckets } = this;
+    const keys = this.#keys;
+    const tats = this.#tats;
     const now = performance.now();
     let refused = -1;
     let wait = 0;
     for (let i = 0; i < limits.length; i++) {
-      const over = waitFor(limits[i]!, nextArrival(limits[i]!, buckets[i]!.tat(limits[i]!.clientKey(request)), now), now);
+      keys[i] = limits[i]!.clientKey(request);
+      tats[i] = nextArrival(limits[i]!, buckets[i]!.tat(keys[i]!), now);
+      const over = waitFor(limits[i]!, tats[i]!, now);
       if (over > wait) {
         wait = over;
         refused = i;
       }
     }
     if (refused >= 0) {
-      const limit = limits[refused]!;
-      const tat = buckets[refused]!.tat(limit.clientKey(request))!;
-      throw refuse(request, limit, this.observer, wait, tat - now);
+      // The bucket is full until the TAT it has now, one interval before the refused request's.
+      throw refuse(request, limits[refused]!, this.observer, wait, tats[refused]! - limits[refused]!.intervalMs - now);
     }
     let tightest = 0;
     let tightestRemaining = Infinity;
-    let tightestReset = 0;
     for (let i = 0; i < limits.length; i++) {
-      const limit = limits[i]!;
-      const key = limit.clientKey(request);
-      const tat = nextArrival(limit, buckets[i]!.tat(key), now);
-      buckets[i]!.set(key, tat, now);
-      const remaining = remainingAt(limit, tat, now);
+      buckets[i]!.set(keys[i]!, tats[i]!, now);
+      const remaining = remainingAt(limits[i]!, tats[i]!, now);
       // <=: on a tie the narrower scope, listed later, is the one reported.
       if (remaining <= tightestRemaining) {
         tightest = i;
         tightestRemaining = remaining;
-        tightestReset = tat - now;
       }
     }
-    report(request, reply, limits[tightest]!, tightestRemaining, tightestReset);
+    report(request, reply, limits[tightest]!, tightestRemaining, tats[tightest]! - now);
   }
 }
 
