@@ -6,24 +6,13 @@ import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import { ConfigError, loadConfigFile, normaliseConfig } from '../../src/config/load.js';
 import { demoConfig } from '../../src/demo/demo-config.js';
+import { configProblems, problemsThrownBy } from '../support/config.js';
 
 const service = (overrides: Record<string, unknown> = {}) => ({ name: 'echo', protoFiles: ['echo.proto'], service: 'acme.v1.Echo', address: '127.0.0.1:50051', ...overrides });
 
 const addressProblem = 'services[0].address: has an invalid format (expected host:port, [IPv6]:port or dns:///host:port, with a port from 1 to 65535)';
 
-function problemsOf(raw: unknown, env: NodeJS.ProcessEnv = {}): readonly string[] {
-  return problemsThrownBy(() => normaliseConfig(raw, { baseDir: '/etc/portico', env }));
-}
-
-function problemsThrownBy(build: () => unknown): readonly string[] {
-  try {
-    build();
-  } catch (err) {
-    assert.ok(err instanceof ConfigError);
-    return err.problems;
-  }
-  return [];
-}
+const problemsOf = configProblems;
 
 describe('config validation', () => {
   test('accepts host:port, dns:///host:port and bracketed IPv6 addresses', () => {

@@ -1,24 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { ConfigError, normaliseConfig } from '../../src/config/load.js';
+import { configProblems, normaliseRaw } from '../support/config.js';
 
 /* The retry, circuitBreaker and concurrency keys: defaults and the merge across layers. */
 
 const service = (overrides: Record<string, unknown> = {}) => ({ name: 'orders', protoFiles: ['o.proto'], service: 'acme.v1.Orders', address: '127.0.0.1:50051', ...overrides });
 
-function load(raw: Record<string, unknown>) {
-  return normaliseConfig(raw, { baseDir: '/etc/portico', env: {} });
-}
-
-function problemsOf(raw: Record<string, unknown>): readonly string[] {
-  try {
-    load(raw);
-  } catch (err) {
-    assert.ok(err instanceof ConfigError);
-    return err.problems;
-  }
-  return [];
-}
+const load = normaliseRaw;
+const problemsOf = configProblems;
 
 describe('resilience keys', () => {
   test('default to no retry, no breaker and no concurrency cap', () => {

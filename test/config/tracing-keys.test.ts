@@ -1,22 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { ConfigError, normaliseConfig } from '../../src/config/load.js';
+import { configProblems, normaliseRaw } from '../support/config.js';
 
 /* The tracing keys: defaults and what validation refuses. */
 
-function load(raw: Record<string, unknown>) {
-  return normaliseConfig(raw, { baseDir: '/etc/portico', env: {} });
-}
-
-function problemsOf(raw: Record<string, unknown>): readonly string[] {
-  try {
-    load(raw);
-  } catch (err) {
-    assert.ok(err instanceof ConfigError);
-    return err.problems;
-  }
-  return [];
-}
+const load = normaliseRaw;
+const problemsOf = configProblems;
 
 describe('tracing keys', () => {
   test('default to off, OTLP/HTTP, every new trace sampled, service name portico and no endpoint (the exporter then reads OTEL_EXPORTER_OTLP_*)', () => {
