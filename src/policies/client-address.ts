@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import net from 'node:net';
+import net, { type Socket } from 'node:net';
 import proxyaddr from '@fastify/proxy-addr';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
@@ -39,10 +39,10 @@ export function trustedProxyProblem(entry: string): string | undefined {
  * is what the client itself wrote. Without trusted proxies the header is never read.
  */
 export function compileClientAddress(trustedProxies: readonly string[]): ClientAddressResolver {
-  if (trustedProxies.length === 0) return (request) => canonicalAddress(request.socket.remoteAddress);
+  if (trustedProxies.length === 0) return (request) => peerAddress(request.socket);
   const trust = proxyaddr.compile([...trustedProxies]);
   return (request) => {
-    if (request.socket.remoteAddress === undefined) return undefined;
+    if (peerAddress(request.socket) === undefined) return undefined;
     // The peer, then the entries from right to left up to the first untrusted one.
     const hops = proxyaddr.all(request, trust);
     // An entry that is no address ("unknown", "host:port") came from the trusted hop to its
@@ -50,6 +50,16 @@ export function compileClientAddress(trustedProxies: readonly string[]): ClientA
     for (let i = hops.length - 1; i > 0; i--) if (net.isIP(hops[i]!) !== 0) return canonicalAddress(hops[i]);
     return canonicalAddress(hops[0]);
   };
+}
+
+const canonicalPeer = Symbol('portico.canonicalPeer');
+
+/**
+ * The socket's peer in canonical form, worked out once per connection: a keep-alive
+ * connection's requests all come from one peer.
+ */
+function peerAddress(socket: Socket & { [canonicalPeer]?: string }): string | undefined {
+  return (socket[canonicalPeer] ??= canonicalAddress(socket.remoteAddress));
 }
 
 const ipv4Mapped = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i;
