@@ -1,5 +1,5 @@
 import http from 'node:http';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions, type onRequestHookHandler } from 'fastify';
 import type { GatewayConfig } from './config/schema.js';
 import type { BoundedContext } from './contexts/acl-route.js';
 import { createClientErrorHandler } from './errors/client-errors.js';
@@ -129,20 +129,23 @@ export async function buildApp(config: GatewayConfig, options: BuildOptions = {}
   app.decorateRequest('routeHit', undefined);
   app.decorateRequest('identity', undefined);
   app.decorateRequest('rateLimitRemaining', Infinity);
+  const onRequest: onRequestHookHandler = (request, reply, done) => {
+    let pending;
+    try {
+      pending = pipeline.onRequest(request, reply);
+    } catch (err) {
+      return done(err as Error);
+    }
+    if (pending) pending.then(() => done(), done);
+    else done();
+  };
+  // Two routes, so that only the methods whose body Fastify reads (all but GET and HEAD) pay for
+  // the chunked-body limit.
+  app.route({ method: ['GET', 'HEAD'], url: catchAllUrl, exposeHeadRoute: false, onRequest, handler: pipeline.handler });
   app.route({
-    method: transcodedMethods,
+    method: transcodedMethods.filter((m) => m !== 'GET' && m !== 'HEAD'),
     url: catchAllUrl,
-    exposeHeadRoute: false,
-    onRequest: (request, reply, done) => {
-      let pending;
-      try {
-        pending = pipeline.onRequest(request, reply);
-      } catch (err) {
-        return done(err as Error);
-      }
-      if (pending) pending.then(() => done(), done);
-      else done();
-    },
+    onRequest,
     preParsing: (request, _reply, payload, done) => done(null, limitChunkedBody(request, payload, request.generation.config.server.bodyLimit)),
     handler: pipeline.handler,
   });
