@@ -13,6 +13,8 @@ interface Entry {
   /** The JWKS that verified the token and its generation then; a later generation sends the token back to verification. */
   readonly keys: KeyGeneration | undefined;
   readonly generation: number;
+  /** Hit since the eviction sweep last passed it (CLOCK's reference bit). */
+  used: boolean;
 }
 
 /** Map entry, entry object and identity map: V8's fixed cost per cached token, roughly. */
@@ -22,10 +24,13 @@ const entryOverheadBytes = 200;
  * Tokens that passed verification, with the identity they carry: a frontend sends the same
  * token many times, and the signature check is the costliest step of authentication. Only
  * verified tokens enter (failures would let junk tokens fill the heap), each until its exp,
- * and the total of token text and claims stays within a byte budget, the least recently used
- * leaving first. A token verified with a JWKS answers only while that key set is unchanged, so a
- * key taken out of it stops working within one refresh. Keyed by the token text itself, so a hit is one Map lookup; a Map iterates
- * in insertion order, which makes the LRU a few lines (lru-cache is no direct dependency).
+ * and the total of token text and claims stays within a byte budget. A token verified with a
+ * JWKS answers only while that key set is unchanged, so a key taken out of it stops working
+ * within one refresh. Keyed by the token text itself, so a hit is one Map lookup. Eviction is
+ * CLOCK (second chance), an approximation of least-recently-used: a hit only sets a flag, and
+ * the sweep from the oldest entry (a Map iterates in insertion order) gives each flagged entry
+ * one more round at the back. Moving every hit to the back instead cost a Map delete and insert
+ * per request. A few lines, so no dependency (lru-cache is no direct one).
  */
 export class VerifiedTokenCache {
   readonly #entries = new Map<string, Entry>();
@@ -50,12 +55,12 @@ export class VerifiedTokenCache {
   get(token: string, now: number): Identity | undefined {
     const entry = this.#entries.get(token);
     if (entry === undefined) return undefined;
-    this.#entries.delete(token);
     if (now > entry.expiresAt || (entry.keys !== undefined && entry.keys.generation !== entry.generation)) {
+      this.#entries.delete(token);
       this.#bytes -= entry.bytes;
       return undefined;
     }
-    this.#entries.set(token, entry);
+    entry.used = true;
     return entry.identity;
   }
 
@@ -71,12 +76,18 @@ export class VerifiedTokenCache {
       this.#entries.delete(token);
       this.#bytes -= previous.bytes;
     }
-    this.#entries.set(token, { identity, expiresAt, bytes, keys, generation });
+    this.#entries.set(token, { identity, expiresAt, bytes, keys, generation, used: false });
     this.#bytes += bytes;
+    // Entries put back during the sweep are visited again, flag cleared, so it ends.
     for (const [oldest, entry] of this.#entries) {
       if (this.#bytes <= this.#maxBytes) break;
       this.#entries.delete(oldest);
-      this.#bytes -= entry.bytes;
+      if (entry.used) {
+        entry.used = false;
+        this.#entries.set(oldest, entry);
+      } else {
+        this.#bytes -= entry.bytes;
+      }
     }
   }
 }
