@@ -106,6 +106,8 @@ export interface GatewayLaunch {
   fromSource: boolean;
   /** Extra node flags, e.g. --cpu-prof. */
   nodeFlags: readonly string[];
+  /** The checkout whose dist/server.js runs (default: this one; --against names another). */
+  checkout?: string;
 }
 
 /** A child HTTP server of the benchmark: the gateway, or the reference minimal gateway. */
@@ -138,7 +140,9 @@ export async function startGateway(launch: GatewayLaunch): Promise<GatewayProces
   const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(launch.port) };
   delete env['PORTICO_JWT_SECRET'];
   delete env['LOG_LEVEL'];
-  return startHttpServer('the gateway', dir, [...launch.nodeFlags, ...entry, '--config', configFile], env, launch.port);
+  const checkout = launch.checkout ?? repoRoot;
+  const label = checkout === repoRoot ? 'the gateway' : `the gateway of ${checkout}`;
+  return startHttpServer(label, dir, [...launch.nodeFlags, ...entry, '--config', configFile], env, launch.port, checkout);
 }
 
 /**
@@ -148,14 +152,14 @@ export async function startGateway(launch: GatewayLaunch): Promise<GatewayProces
 export async function startMinimalGateway(backend: string, port: number, nodeFlags: readonly string[]): Promise<GatewayProcess> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'portico-bench-minimal-'));
   const args = [...nodeFlags, path.join(benchRoot, 'minimal-gateway.ts'), backend, String(port)];
-  return startHttpServer('the minimal gateway', dir, args, { ...process.env }, port);
+  return startHttpServer('the minimal gateway', dir, args, { ...process.env }, port, repoRoot);
 }
 
 /**
- * Spawns `node <args>` with stdout and stderr piped into `<dir>/gateway.log` and waits until
+ * Spawns `node <args>` in `cwd` with stdout and stderr piped into `<dir>/gateway.log` and waits until
  * `/readyz` on `port` says 200; `stop()` ends the process and removes `dir`.
  */
-async function startHttpServer(label: string, dir: string, args: readonly string[], env: NodeJS.ProcessEnv, port: number): Promise<GatewayProcess> {
+async function startHttpServer(label: string, dir: string, args: readonly string[], env: NodeJS.ProcessEnv, port: number, cwd: string): Promise<GatewayProcess> {
   const logFile = path.join(dir, 'gateway.log');
   // stdout is a pipe that another process reads, as under a container runtime (a file or
   // /dev/null would make logging cheaper or dearer than in production); `cat` copies it to the
@@ -167,7 +171,7 @@ async function startHttpServer(label: string, dir: string, args: readonly string
   fs.closeSync(logFd);
   const logClosed = new Promise<void>((resolve) => copier.once('close', () => resolve()));
   const logPipe = copier.stdin!;
-  const child = spawn(process.execPath, args, { cwd: repoRoot, env, stdio: ['ignore', logPipe, logPipe] });
+  const child = spawn(process.execPath, args, { cwd, env, stdio: ['ignore', logPipe, logPipe] });
   // The server holds the pipe's write end now; `cat` ends once the server has exited.
   logPipe.destroy();
   let exited = false;

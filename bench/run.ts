@@ -14,6 +14,7 @@ import { latencyChart } from './latency-chart.js';
 import type { LoadShape } from './load-shape.js';
 import { cpuMicros, forkTs, freePort, peakRssMiB, productionNodeFlags, repoRoot, rssMiB, startBackend, startGateway, startMinimalGateway, stopProcess, type BackendProcess, type GatewayProcess } from './processes.js';
 import { startOtlpSink } from './otlp-sink.js';
+import { checkoutProblem, formatSideBySide, runSideBySide } from './side-by-side.js';
 import { formatTable } from './report-table.js';
 import { evaluateTargets, ratiosOf, referenceRatiosOf, type BenchResults, type CaseResult, type GatewaySideResult, type HttpSideResult, type SideResult } from './results.js';
 
@@ -43,7 +44,11 @@ const usage = `usage: npm run bench -- [options]
   --trace-gc               count the gateway's GC pauses during each measured window
   --node-options=<flags>   node flags of the gateway and the minimal gateway (default: those of npm start,
                            ${productionNodeFlags().join(' ') || 'none'}; --node-options= for Node's defaults)
-  --out <file>             results JSON (default bench/results.json)
+  --against <checkout>     instead: this build against another checkout's (built, with its node_modules), both
+                           loaded at once at --rate each (default small-get; bench/side-by-side.ts says why)
+  --windows <n>            windows per phase of --against (default 12)
+  --window <s>             seconds per window of --against (default 4)
+  --out <file>             results JSON (default bench/results.json; with --against, bench/side-by-side.json)
   --chart <file>           latency chart SVG (default bench/latency.svg)`;
 
 const jwtSecret = 'portico-bench-secret-not-for-production';
@@ -67,6 +72,9 @@ interface RunOptions {
   nodeOptions: string[];
   out: string;
   chart: string;
+  against: string | undefined;
+  windows: number;
+  window: number;
 }
 
 function parseOptions(): RunOptions | undefined {
@@ -87,7 +95,10 @@ function parseOptions(): RunOptions | undefined {
       profile: { type: 'boolean', default: false },
       'trace-gc': { type: 'boolean', default: false },
       'node-options': { type: 'string', default: productionNodeFlags().join(' ') },
-      out: { type: 'string', default: path.join(benchRoot, 'results.json') },
+      out: { type: 'string' },
+      against: { type: 'string' },
+      windows: { type: 'string', default: '12' },
+      window: { type: 'string', default: '4' },
       chart: { type: 'string', default: path.join(benchRoot, 'latency.svg') },
       help: { type: 'boolean', default: false },
     },
@@ -101,8 +112,10 @@ function parseOptions(): RunOptions | undefined {
   const wanted = (values.case ?? []).flatMap((c) => c.split(',')).map((c) => c.trim()).filter(Boolean);
   const unknown = wanted.filter((name) => !benchCases.some((c) => c.name === name));
   if (unknown.length > 0) throw new Error(`unknown case ${unknown.join(', ')}; cases: ${benchCases.map((c) => c.name).join(', ')}`);
+  const against = values.against === undefined ? undefined : path.resolve(values.against);
+  const defaultCases = against ? benchCases.filter((c) => c.name === 'small-get') : benchCases.filter((c) => !c.optIn);
   return {
-    cases: wanted.length > 0 ? benchCases.filter((c) => wanted.includes(c.name)) : benchCases.filter((c) => !c.optIn),
+    cases: wanted.length > 0 ? benchCases.filter((c) => wanted.includes(c.name)) : defaultCases,
     rounds: Math.round(number('rounds', values.rounds, 1)),
     duration: number('duration', values.duration, 0.5),
     warmup: number('warmup', values.warmup, 0),
@@ -117,7 +130,10 @@ function parseOptions(): RunOptions | undefined {
     profile: values.profile,
     traceGc: values['trace-gc'],
     nodeOptions: values['node-options'].split(/\s+/).filter(Boolean),
-    out: path.resolve(values.out),
+    out: path.resolve(values.out ?? path.join(benchRoot, against ? 'side-by-side.json' : 'results.json')),
+    against,
+    windows: Math.round(number('windows', values.windows, 1)),
+    window: number('window', values.window, 0.5),
     chart: path.resolve(values.chart),
   };
 }
@@ -388,6 +404,41 @@ function payloadSizes(pageSize: number): BenchResults['payloads'] {
   };
 }
 
+/** `--against`: this build and another side by side (./side-by-side.ts). */
+async function sideBySide(run: RunOptions, against: string, options: CaseOptions): Promise<number> {
+  const problem = checkoutProblem(against);
+  if (problem) throw new Error(problem);
+  if (run.source) throw new Error('--against compares two builds: it runs dist/ of both, so --source does not apply');
+  const minutes = (run.cases.length * 2 * (2 * run.warmup + (run.windows + 1) * run.window + 3)) / 60;
+  console.log(`portico bench: ${run.cases.map((c) => c.name).join(', ')} side by side with ${against}; about ${Math.ceil(minutes)} min`);
+  const backend = await startBackend();
+  let results;
+  try {
+    results = await runSideBySide(
+      {
+        against,
+        cases: run.cases,
+        configYaml: (c, port) => gatewayConfig(c.policy, backend.address, port, run.logLevel),
+        request: (c) => c.request(options),
+        rate: run.rate,
+        windows: run.windows,
+        windowSeconds: run.window,
+        warmupSeconds: run.warmup,
+        nodeFlags: run.nodeOptions,
+      },
+      (line) => console.log(line),
+    );
+  } finally {
+    await backend.stop();
+  }
+  console.log(`\n${formatSideBySide(results, against)}\n`);
+  const report = { generatedAt: new Date().toISOString(), node: process.version, cpus: os.availableParallelism(), against, rate: run.rate, windows: run.windows, windowSeconds: run.window, cases: results };
+  fs.mkdirSync(path.dirname(run.out), { recursive: true });
+  fs.writeFileSync(run.out, `${JSON.stringify(report, null, 2)}\n`);
+  console.log(`wrote ${path.relative(process.cwd(), run.out)}`);
+  return 0;
+}
+
 async function main(): Promise<number> {
   const run = parseOptions();
   if (!run) {
@@ -403,6 +454,7 @@ async function main(): Promise<number> {
     token: createSigner({ key: jwtSecret, algorithm: 'HS256', expiresIn: 3_600_000 })({ sub: 'bench-user' }),
     pageSize,
   };
+  if (run.against) return sideBySide(run, run.against, options);
   const reuses = (c: BenchCase): boolean => run.cases.some((other) => other.name === c.directFrom);
   const sidesOf = (c: BenchCase): number => 1 + (run.direct && !reuses(c) ? 1 : 0) + (run.reference && c.reference ? 1 : 0);
   const estimate = run.rounds * run.cases.reduce((seconds, c) => seconds + sidesOf(c) * (run.warmup + settleSeconds(c.shape(options), run) + measuredSeconds(c, run) + 1.5), 0);

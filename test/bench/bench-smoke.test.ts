@@ -50,3 +50,18 @@ it('npm run bench runs one short case twice and writes results.json and the char
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+it('npm run bench --against refuses a checkout that is not built, in one line', { timeout: 30_000 }, async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'portico-bench-against-'));
+  try {
+    const args = ['--import', 'tsx', 'bench/run.ts', '--against', dir, '--no-build'];
+    const failure = await promisify(execFile)(process.execPath, args, { cwd: repoRoot, timeout: 25_000 }).then(
+      () => assert.fail('the bench ran against a checkout without dist/'),
+      (err: { code?: number; stderr?: string }) => err,
+    );
+    assert.equal(failure.code, 1);
+    assert.equal(failure.stderr, `bench: ${dir} has no dist/server.js: run npm ci and npm run build there first\n`);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
