@@ -218,6 +218,19 @@ describe('tracing', () => {
     });
   });
 
+  it('leaves probes and scrapes untraced: /healthz, /readyz and /metrics make no span', async () => {
+    await withTracing({ enabled: true }, async ({ gateway, receiver }) => {
+      for (const path of ['/healthz', '/readyz', '/metrics', '/healthz?verbose=1']) assert.equal((await fetch(`${gateway.url}${path}`)).status, 200, path);
+      assert.equal((await fetch(`${gateway.url}/v1/items/7`)).status, 200);
+      await gateway.close();
+      await receiver.waitForSpans(2);
+      assert.deepEqual(
+        receiver.spans.filter((span) => span.kind === serverKind).map((span) => span.name),
+        ['GET /v1/items/{id}'],
+      );
+    });
+  });
+
   it('makes one client span per attempt when a retry calls again, each a child of the server span and each sent as the traceparent of its own call', async () => {
     const receiver = await startOtlpHttpReceiver();
     const upstream = await startScriptedUpstream((method, n) => (method === 'GetItem' && n === 1 ? { fail: grpc.status.UNAVAILABLE } : undefined));

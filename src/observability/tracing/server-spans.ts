@@ -34,7 +34,14 @@ declare module 'fastify' {
 const knownMethods = new Set(['CONNECT', 'DELETE', 'GET', 'HEAD', 'OPTIONS', 'PATCH', 'POST', 'PUT', 'QUERY', 'TRACE']);
 
 /**
- * One server span per request, registered only with tracing on (app.ts), before every hook but
+ * Liveness and readiness probes (lifecycle/health-routes.ts) and Prometheus scrapes (app.ts):
+ * a steady stream the gateway answers itself, which would crowd every trace view and cost
+ * span exports. OpenTelemetry's HTTP instrumentations leave them out the same way.
+ */
+const untracedPaths: ReadonlySet<string> = new Set(['/healthz', '/readyz', '/metrics']);
+
+/**
+ * One server span per request but probes and scrapes (above), registered only with tracing on (app.ts), before every hook but
  * the client address's, so that refusals are traced too. A client's traceparent continues its trace; its
  * sampled flag is followed. The span is named by method and route template
  * (`GET /v1/items/{id}`, never the raw path) once the route is known, and ends when the
@@ -46,6 +53,9 @@ async function serverSpans(app: FastifyInstance, { tracing }: { tracing: Tracing
   app.decorateRequest('traceId', undefined);
 
   app.addHook('onRequest', (request, reply, done) => {
+    const url = request.raw.url ?? '/';
+    const queryStart = url.indexOf('?');
+    if (untracedPaths.has(queryStart < 0 ? url : url.slice(0, queryStart))) return done();
     const method = knownMethods.has(request.method) ? request.method : HTTP_REQUEST_METHOD_VALUE_OTHER;
     const span = tracing.tracer.startSpan(method === HTTP_REQUEST_METHOD_VALUE_OTHER ? 'HTTP' : method, { kind: SpanKind.SERVER }, tracing.extract(request.headers));
     // A sampled-out span records nothing: its attributes are not even computed.
