@@ -2,7 +2,7 @@ import { fromBinary, toBinary, type DescMessage, type DescMethod, type MessageSh
 import * as grpc from '@grpc/grpc-js';
 import type { Context } from '@opentelemetry/api';
 import { GatewayError } from '../errors/gateway-error.js';
-import { refusal } from '../errors/refusals.js';
+import { refusal, type RefusalReason } from '../errors/refusals.js';
 import { codeName, GrpcStatus } from '../errors/status-codes.js';
 import { isNoHealthyUpstream } from './health/health-balancer.js';
 import type { ServiceHealth } from './health/service-health.js';
@@ -11,6 +11,8 @@ import { decodeStatusDetails } from './status-details.js';
 /** What the gateway records about each upstream call (metrics live in observability/). */
 export interface UpstreamObserver {
   callFinished(service: string, method: string, code: GrpcStatus, seconds: number): void;
+  /** A call the channel's balancer refused itself (allUnhealthy: fail_closed): it reached no replica. */
+  refused(service: string, reason: RefusalReason): void;
 }
 
 /** Where a call reports its final gRPC code: the request, for its access line. */
@@ -130,8 +132,10 @@ export class Upstream {
   }
 
   /** @internal Called by a call once, with its final status. */
-  finished(rpc: CompiledRpc, code: GrpcStatus, started: number): void {
-    this.#observer.callFinished(this.name, rpc.name, code, (performance.now() - started) / 1000);
+  finished(rpc: CompiledRpc, status: grpc.StatusObject, started: number): void {
+    // A balancer refusal is counted with the policies' refusals, not as an upstream call.
+    if (isNoHealthyUpstream(status)) this.#observer.refused(this.name, 'NO_HEALTHY_UPSTREAM');
+    else this.#observer.callFinished(this.name, rpc.name, status.code, (performance.now() - started) / 1000);
   }
 
   /** A call's final status as the client's error; the upstream's own words stay in its cause, for the log. */
@@ -230,7 +234,7 @@ abstract class ChannelCall<I extends DescMessage, O extends DescMessage> {
     if (isNoHealthyUpstream(status)) this.ctx.outcome.refusal = 'NO_HEALTHY_UPSTREAM';
     this.ctx.outcome.upstreamCode = codeName(status.code);
     this.ctx.peer?.(this.call.getPeer());
-    this.upstream.finished(this.rpc, status.code, this.#started);
+    this.upstream.finished(this.rpc, status, this.#started);
     this.settle(status);
   }
 

@@ -277,7 +277,7 @@ describe('as the child of a wrapping policy', () => {
         serviceConfig: JSON.stringify({ loadBalancingConfig: [ejecting] }),
         keepalive: { timeMs: 300_000, timeoutMs: 20_000 },
         health,
-        observer: { callFinished() {} },
+        observer: { callFinished() {}, refused() {} },
       });
       const call = () => {
         const metadata = new grpc.Metadata();

@@ -102,7 +102,7 @@ process.on('warning', recordLeak);
 before(async () => {
   backend = await startMisbehavingServer();
   const health = new ServiceHealth('probe', { allUnhealthy: 'fail_open' }, noMetrics);
-  upstream = new Upstream({ name: 'probe', ...balancedChannel({ address: backend.address, balancing: 'round_robin' }, health), keepalive: { timeMs: 300_000, timeoutMs: 20_000 }, observer: { callFinished: (_s, _m, code) => finished.push({ code }) }, health });
+  upstream = new Upstream({ name: 'probe', ...balancedChannel({ address: backend.address, balancing: 'round_robin' }, health), keepalive: { timeMs: 300_000, timeoutMs: 20_000 }, observer: { callFinished: (_s, _m, code) => finished.push({ code }), refused() {} }, health });
 });
 after(() => {
   upstream.close();

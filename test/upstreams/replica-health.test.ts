@@ -204,6 +204,9 @@ describe('replica health', () => {
       replicas.map((r) => r.calls),
       [0, 0, 0],
     );
+    // Counted as the gateway's refusal, not as an upstream call that failed.
+    assert.match(await metrics.registry.getSingleMetricAsString('portico_upstream_refusals_total'), /service="probe",reason="NO_HEALTHY_UPSTREAM"} 1$/m);
+    assert.doesNotMatch(await metrics.registry.getSingleMetricAsString('portico_upstream_calls_total'), /code="UNAVAILABLE"/);
 
     // One replica back: calls go to it alone.
     replicas[2]!.serving = true;
