@@ -40,16 +40,33 @@ export function trustedProxyProblem(entry: string): string | undefined {
  */
 export function compileClientAddress(trustedProxies: readonly string[]): ClientAddressResolver {
   if (trustedProxies.length === 0) return (request) => peerAddress(request.socket);
-  const trust = proxyaddr.compile([...trustedProxies]);
+  const trustAddress = proxyaddr.compile([...trustedProxies]);
+  const trust = (hop: string, index: number) => trustAddress(withoutPort(hop), index);
   return (request) => {
     if (peerAddress(request.socket) === undefined) return undefined;
     // The peer, then the entries from right to left up to the first untrusted one.
     const hops = proxyaddr.all(request, trust);
-    // An entry that is no address ("unknown", "host:port") came from the trusted hop to its
+    // An entry that is no address ("unknown", a host name) came from the trusted hop to its
     // right, which is then the client as far as the gateway can tell.
-    for (let i = hops.length - 1; i > 0; i--) if (net.isIP(hops[i]!) !== 0) return canonicalAddress(hops[i]);
+    for (let i = hops.length - 1; i > 0; i--) {
+      const address = withoutPort(hops[i]!);
+      if (net.isIP(address) !== 0) return canonicalAddress(address);
+    }
     return canonicalAddress(hops[0]);
   };
+}
+
+const ipv4WithPort = /^(\d{1,3}(?:\.\d{1,3}){3}):\d{1,5}$/;
+const bracketedIpv6 = /^\[([0-9a-fA-F:.]+)\](?::\d{1,5})?$/;
+
+/**
+ * Some proxies (Azure Application Gateway, some IIS setups) append the client's port to the
+ * address they forward: `203.0.113.7:51234`, `[2001:db8::7]:443`. Read as addresses without
+ * it, such entries are still the client and not a reason to stop the walk at their writer;
+ * anything else is left as written.
+ */
+function withoutPort(entry: string): string {
+  return ipv4WithPort.exec(entry)?.[1] ?? bracketedIpv6.exec(entry)?.[1] ?? entry;
 }
 
 const canonicalPeer = Symbol('portico.canonicalPeer');

@@ -139,6 +139,17 @@ describe('the resolver on its own', () => {
     assert.equal(compileClientAddress(['linklocal'])(requestFrom('192.168.1.9', '203.0.113.7')), '192.168.1.9');
   });
 
+  it('reads entries a proxy wrote with a port as their address', () => {
+    const resolve = compileClientAddress(['10.0.0.0/8']);
+    assert.equal(resolve(requestFrom('10.1.2.3', '198.51.100.66, 203.0.113.7:51234')), '203.0.113.7');
+    assert.equal(resolve(requestFrom('10.1.2.3', '[2001:DB8::7]:443')), '2001:db8::7');
+    assert.equal(resolve(requestFrom('10.1.2.3', '[2001:db8::7]')), '2001:db8::7');
+    // A trusted hop written with its port is walked past like one without.
+    assert.equal(resolve(requestFrom('10.1.2.3', '203.0.113.7, 10.0.0.9:8080')), '203.0.113.7');
+    // Bare IPv6 keeps its last group: it is no port.
+    assert.equal(resolve(requestFrom('10.1.2.3', '2001:db8::7:443')), '2001:db8::7:443');
+  });
+
   it('gives nothing for a connection already gone', () => {
     assert.equal(compileClientAddress([])(requestFrom(undefined)), undefined);
     assert.equal(compileClientAddress(['10.0.0.0/8'])(requestFrom(undefined, '203.0.113.7')), undefined);
