@@ -119,7 +119,7 @@ const Reload = Type.Object(
       Type.Boolean({
         default: false,
         description:
-          'Apply a reload that would break clients of the routes in force (a binding removed or remapped, a field of a served message removed, renumbered or retyped); false refuses it and names each break. Read from the new file.',
+          'Apply a reload that would break clients of the routes in force (a binding removed or remapped, a field of a served message removed, renumbered or retyped, a request field made REQUIRED); false refuses it and names each break. Read from the new file.',
       }),
     ),
   },

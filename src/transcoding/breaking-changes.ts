@@ -9,7 +9,9 @@ import type { CompiledRoute, RouteSet, TranscodedRoute } from './route-set.js';
  *   reads another body / sends another response_body, or changes between unary and stream;
  * - a field of a message a binding serves (its request and response messages, and every
  *   message and enum they reach) that is removed, renumbered, retyped (scalar kind, enum or
- *   message type, singular / repeated / map) or renamed in JSON; an enum value removed.
+ *   message type, singular / repeated / map) or renamed in JSON; an enum value removed;
+ * - a field of a request message that becomes google.api.field_behavior = REQUIRED: requests
+ *   without it, accepted until then, would be refused with a 400.
  *
  * Additions (routes, RPCs, fields, enum values) break nothing. Neither does proto3 `optional`
  * coming or going: presence is not a wire change. Fields are matched by proto name, so a
@@ -22,7 +24,7 @@ import type { CompiledRoute, RouteSet, TranscodedRoute } from './route-set.js';
 export function breakingChanges(before: RouteSet, after: RouteSet): string[] {
   const breaks: string[] = [];
   const now = new Map(after.table.entries.map((entry) => [routeOf(entry), entry.value]));
-  const messages = new MessageComparison();
+  const messages = new MessageComparison(before.requiredFields, after.requiredFields);
   for (const entry of before.table.entries) {
     const route = routeOf(entry);
     const was = entry.value;
@@ -34,8 +36,8 @@ export function breakingChanges(before: RouteSet, after: RouteSet): string[] {
       breaks.push(`${kind} changed: ${route} now maps to ${servedBy(is)} instead of ${servedBy(was)}`);
     } else if (was.kind === 'binding' && is.kind === 'binding') {
       breaks.push(...bindingChanges(`${route} (${servedBy(was)})`, was, is));
-      messages.compare(was.input, is.input);
-      messages.compare(was.output, is.output);
+      messages.compare(was.input, is.input, 'request');
+      messages.compare(was.output, is.output, 'response');
     }
   }
   // Routes first, in route table order; then fields, in the order the messages were reached.
@@ -76,8 +78,14 @@ class MessageComparison {
   readonly breaks: string[] = [];
   readonly #seen = new Set<string>();
 
-  compare(was: DescMessage, is: DescMessage): void {
-    if (!this.#firstVisit(`${was.typeName} ${is.typeName}`)) return;
+  constructor(
+    readonly requiredBefore: ReadonlySet<string>,
+    readonly requiredAfter: ReadonlySet<string>,
+  ) {}
+
+  /** `side`: a message reached from a request may not gain REQUIRED fields; one reached from a response may. */
+  compare(was: DescMessage, is: DescMessage, side: 'request' | 'response'): void {
+    if (!this.#firstVisit(`${side} ${was.typeName} ${is.typeName}`)) return;
     for (const field of was.fields) {
       const name = `field ${was.typeName}.${field.name}`;
       const counterpart = is.fields.find((f) => f.name === field.name);
@@ -87,13 +95,16 @@ class MessageComparison {
       }
       if (counterpart.number !== field.number) this.breaks.push(`${name}: number changed from ${field.number} to ${counterpart.number}`);
       if (counterpart.jsonName !== field.jsonName) this.breaks.push(`${name}: JSON name changed from ${field.jsonName} to ${counterpart.jsonName}`);
+      if (side === 'request' && this.requiredAfter.has(`${is.typeName}.${counterpart.name}`) && !this.requiredBefore.has(`${was.typeName}.${field.name}`)) {
+        this.breaks.push(`${name}: now REQUIRED, so requests without it would be refused`);
+      }
       const [wasType, isType] = [typeOf(field), typeOf(counterpart)];
       if (wasType !== isType) {
         this.breaks.push(`${name}: type changed from ${wasType} to ${isType}`);
         continue;
       }
       // Same type: the same message or enum name, whose own fields or values may have changed.
-      if (field.message && counterpart.message) this.compare(field.message, counterpart.message);
+      if (field.message && counterpart.message) this.compare(field.message, counterpart.message, side);
       if (field.enum && counterpart.enum) this.#compareEnums(field.enum, counterpart.enum);
     }
   }

@@ -96,6 +96,8 @@ export interface UnexposedRpc {
 
 export interface RouteSet {
   readonly table: RouteTable<CompiledRoute>;
+  /** Fully-qualified names of the fields marked google.api.field_behavior = REQUIRED. */
+  readonly requiredFields: ReadonlySet<string>;
   readonly unexposed: readonly UnexposedRpc[];
   /** Bounded contexts whose route modules are not mounted, and why. */
   readonly unmounted: readonly UnmountedContext[];
@@ -196,7 +198,7 @@ export function compileRouteSet(catalog: Catalog, clients: ReadonlyMap<string, U
       }
     }
   }
-  return { table: buildRouteTable([...moduleRoutes.entries, ...entries]), unexposed, unmounted: moduleRoutes.unmounted };
+  return { table: buildRouteTable([...moduleRoutes.entries, ...entries]), requiredFields: catalog.requiredFields, unexposed, unmounted: moduleRoutes.unmounted };
 }
 
 /**

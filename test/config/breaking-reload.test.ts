@@ -100,6 +100,17 @@ ${extra}`,
     assert.equal(echoed.inner.deep.count, '7', 'the int64 of the generation in force');
   });
 
+  it('refuses a reload that makes a request field REQUIRED, naming it', async () => {
+    const seen = rejections().length;
+    writeProto(
+      ['import "google/api/annotations.proto";', 'import "google/api/annotations.proto";\nimport "google/api/field_behavior.proto";'],
+      ['  string value = 1;', '  string value = 1 [(google.api.field_behavior) = REQUIRED];'],
+    );
+    const message = await nextRejection(seen);
+    assert.ok(message.includes('field acceptance.v1.Deep.value: now REQUIRED, so requests without it would be refused'), message);
+    assert.equal(await status('/v1/items/i1?inner.deep.count=7'), 200, 'a request without it is still served');
+  });
+
   it('applies additions: a new field and a new binding', async () => {
     const version = gateway.live.current.version;
     writeProto(['  int64 count = 2;\n', '  int64 count = 2;\n  string unit = 3;\n'], [projectsBinding, `${projectsBinding}      additional_bindings { get: "/v1/more/{id}" }\n`]);
