@@ -41,12 +41,12 @@ const knownMethods = new Set(['CONNECT', 'DELETE', 'GET', 'HEAD', 'OPTIONS', 'PA
 const untracedPaths: ReadonlySet<string> = new Set(['/healthz', '/readyz', '/metrics']);
 
 /**
- * One server span per request but probes and scrapes (above), registered only with tracing on (app.ts), before every hook but
- * the client address's, so that refusals are traced too. A client's traceparent continues its trace; its
- * sampled flag is followed. The span is named by method and route template
- * (`GET /v1/items/{id}`, never the raw path) once the route is known, and ends when the
- * response does: a 5xx marks it ERROR. The trace id joins every log line of the request
- * (observability/trace-id-log.ts).
+ * One server span per request but probes and scrapes (above), registered only with tracing on
+ * (app.ts), before every hook but the client address's, so that refusals are traced too. A
+ * client's traceparent continues its trace; its sampled flag is followed. The span is named by
+ * method and route template (`GET /v1/items/{id}`, never the raw path) once the route is
+ * known, and ends when the response does: a 5xx marks it ERROR. The trace id joins every log
+ * line of the request (observability/trace-id-log.ts).
  */
 async function serverSpans(app: FastifyInstance, { tracing }: { tracing: Tracing }): Promise<void> {
   app.decorateRequest('traceContext', undefined);
