@@ -94,7 +94,7 @@ const Server = Type.Object(
         minimum: 1,
         maximum: 1000,
         default: 64,
-        description: 'Deepest nesting of objects and arrays a JSON request body may have; deeper is a 400 before the body is parsed.',
+        description: 'Deepest nesting of objects and arrays a JSON request body, or the JSON of a Struct, Value or ListValue query parameter, may have; deeper is a 400 before it is parsed.',
       }),
     ),
   },

@@ -113,7 +113,7 @@ export class LiveRoutes {
     let routes: RouteSet;
     let breaks: string[] = [];
     try {
-      routes = compileRouteSet(catalog, upstreams.clients, moduleRouteCompiler(this.contexts, config.auth.jwt !== undefined));
+      routes = compileRouteSet(catalog, upstreams.clients, config.server.maxJsonDepth, moduleRouteCompiler(this.contexts, config.auth.jwt !== undefined));
       if (previous) breaks = breakingChanges(previous.routes, routes);
       if (breaks.length > 0 && !config.reload.allowBreaking) throw new BreakingReloadError(breaks);
     } catch (err) {

@@ -1,6 +1,7 @@
 import { ScalarType, type DescField, type DescMessage } from '@bufbuild/protobuf';
 import { boundedViolations } from '../errors/gateway-error.js';
 import { parseJsonExact } from './exact-json.js';
+import { exceedsJsonDepth } from './json-depth.js';
 import { canonicalMapKey, leafProblem, mapKeyProblem, valueTypeOf, type FieldViolation, type LeafType, type ValueType } from './field-violations.js';
 
 /*
@@ -22,6 +23,8 @@ export interface BindingSpec {
 export interface BindingOptions {
   /** Ignore query parameters that name no field, instead of rejecting them. */
   allowUnknownFields: boolean;
+  /** server.maxJsonDepth: also the deepest JSON a Struct, Value or ListValue query parameter may hold. */
+  maxJsonDepth: number;
 }
 
 export class RequestBindingError extends Error {
@@ -53,7 +56,7 @@ export function compileRequestBinding(desc: DescMessage, spec: BindingSpec, opti
   const bodyField = spec.body === undefined || spec.body === '*' ? undefined : resolveBodyField(root, desc, spec.body);
   const paths = spec.pathFields.map((path) => resolvePathField(root, desc, path));
   checkPathConflicts(paths, bodyField);
-  return new CompiledBinding(root, spec.body === '*', bodyField, paths, boundTree(paths), options.allowUnknownFields);
+  return new CompiledBinding(root, spec.body === '*', bodyField, paths, boundTree(paths), options.allowUnknownFields, options.maxJsonDepth);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -224,6 +227,7 @@ class CompiledBinding implements RequestBinding {
     private readonly paths: readonly PathField[],
     private readonly bound: BoundNode,
     private readonly allowUnknownFields: boolean,
+    private readonly maxJsonDepth: number,
   ) {}
 
   build(pathParams: ReadonlyMap<string, string>, rawQuery: string, body: unknown): Record<string, unknown> {
@@ -252,7 +256,7 @@ class CompiledBinding implements RequestBinding {
   }
 
   private bindPathValue(result: Record<string, unknown>, path: PathField, text: string, violations: FieldViolation[]): void {
-    const value = coerce(path.type, text, this.allowUnknownFields);
+    const value = coerce(path.type, text, this.allowUnknownFields, this.maxJsonDepth);
     if (value instanceof Invalid) {
       violations.push({ field: path.jsonPaths.at(-1)!, description: value.description });
       return;
@@ -396,7 +400,7 @@ class CompiledBinding implements RequestBinding {
           violations.push({ field: jsonPath, description: 'field is set more than once' });
           return;
         }
-        const value = coerce(node.type as LeafType, text, this.allowUnknownFields);
+        const value = coerce(node.type as LeafType, text, this.allowUnknownFields, this.maxJsonDepth);
         if (value instanceof Invalid) violations.push({ field: jsonPath, description: value.description });
         else setOwn(target, node.jsonName, value);
         return;
@@ -407,7 +411,7 @@ class CompiledBinding implements RequestBinding {
           list = [];
           setOwn(target, node.jsonName, list);
         }
-        const value = coerce(node.type as LeafType, text, this.allowUnknownFields);
+        const value = coerce(node.type as LeafType, text, this.allowUnknownFields, this.maxJsonDepth);
         if (value instanceof Invalid) violations.push({ field: `${jsonPath}[${list.length}]`, description: value.description });
         else list.push(value);
         return;
@@ -434,7 +438,7 @@ class CompiledBinding implements RequestBinding {
           violations.push({ field: entryPath, description: 'map key is set more than once' });
           return;
         }
-        const value = coerce(node.type as LeafType, text, this.allowUnknownFields);
+        const value = coerce(node.type as LeafType, text, this.allowUnknownFields, this.maxJsonDepth);
         if (value instanceof Invalid) violations.push({ field: entryPath, description: value.description });
         else setOwn(map, canonical, value);
         return;
@@ -470,7 +474,7 @@ const jsonTypeNames: Partial<Record<LeafType['kind'], string>> = {
   listValue: 'google.protobuf.ListValue',
 };
 
-function coerce(type: LeafType, text: string, allowUnknownEnumNames: boolean): unknown {
+function coerce(type: LeafType, text: string, allowUnknownEnumNames: boolean, maxJsonDepth: number): unknown {
   let value: unknown = text;
   switch (type.kind) {
     case 'scalar':
@@ -486,6 +490,8 @@ function coerce(type: LeafType, text: string, allowUnknownEnumNames: boolean): u
     case 'struct':
     case 'value':
     case 'listValue':
+      // The body's limit, for the same reasons (json-depth.ts); the header limit alone lets ~16,000 levels through.
+      if (exceedsJsonDepth(text, maxJsonDepth)) return new Invalid(`JSON nested deeper than ${maxJsonDepth} levels (server.maxJsonDepth)`);
       try {
         value = parseJsonExact(text);
       } catch {

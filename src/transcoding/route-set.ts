@@ -127,7 +127,8 @@ export type ModuleRouteCompiler = (catalog: Catalog, clients: ReadonlyMap<string
  * the catalog's services, and the route modules of the bounded contexts whose service is
  * configured. Two routes of the same method and path shape are a RouteConflictError.
  */
-export function compileRouteSet(catalog: Catalog, clients: ReadonlyMap<string, UpstreamClient>, modules?: ModuleRouteCompiler): RouteSet {
+/** `maxJsonDepth`: server.maxJsonDepth, which JSON in query parameters is held to as well. */
+export function compileRouteSet(catalog: Catalog, clients: ReadonlyMap<string, UpstreamClient>, maxJsonDepth: number, modules?: ModuleRouteCompiler): RouteSet {
   const statusDetails = detailsRegistry(catalog.registry);
   const entries: RouteEntry<CompiledRoute>[] = [];
   const unexposed: UnexposedRpc[] = [];
@@ -169,7 +170,7 @@ export function compileRouteSet(catalog: Catalog, clients: ReadonlyMap<string, U
           compileRequestBinding(
             method.input,
             { body: rule.body, pathFields: template.variables.map((v) => v.fieldPath.join('.')) },
-            { allowUnknownFields: service.config.allowUnknownFields },
+            { allowUnknownFields: service.config.allowUnknownFields, maxJsonDepth },
           ),
         );
         const responseField = responseFieldOf(method.output, rule, describe);

@@ -13,8 +13,8 @@ const Order = registry.getMessage('binding.v1.Order')!;
 const GetOrderRequest = registry.getMessage('binding.v1.GetOrderRequest')!;
 const UpdateOrderRequest = registry.getMessage('binding.v1.UpdateOrderRequest')!;
 
-const strict = { allowUnknownFields: false };
-const lenient = { allowUnknownFields: true };
+const strict = { allowUnknownFields: false, maxJsonDepth: 64 };
+const lenient = { allowUnknownFields: true, maxJsonDepth: 64 };
 
 function compile(spec: Partial<BindingSpec>, desc: DescMessage = Order, options = strict): RequestBinding {
   return compileRequestBinding(desc, { body: undefined, pathFields: [], ...spec }, options);
