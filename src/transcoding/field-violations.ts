@@ -60,7 +60,7 @@ interface MessagePlan {
   readonly fields: readonly FieldPlan[];
 }
 
-const maxDepth = 100; // fromJson's recursion limit
+const maxDepth = 100; // fromJson's and fromBinary's recursion limit, and most protobuf runtimes' default
 
 const noViolations: FieldViolation[] = Object.freeze([]) as unknown as FieldViolation[];
 
@@ -117,7 +117,7 @@ function checkValue(type: ValueType, value: unknown, ctx: Context): void {
       checkAny(value, ctx);
       return;
     default: {
-      const problem = leafProblem(type, value, ctx.options.allowUnknownFields);
+      const problem = leafProblem(type, value, ctx.options.allowUnknownFields, ctx.depth);
       if (problem !== undefined) report(ctx, problem);
     }
   }
@@ -339,8 +339,11 @@ function isZeroValue(type: ValueType, value: unknown): boolean {
 // ---------------------------------------------------------------------------------------------
 // Leaf values: scalars, enums and the well-known types with a string, object or array form
 
-/** Why `value` (not null) is not valid JSON for `type`, or undefined when it is. */
-export function leafProblem(type: LeafType, value: unknown, allowUnknownEnumNames: boolean): string | undefined {
+/**
+ * Why `value` (not null) is not valid JSON for `type`, or undefined when it is. `messageDepth`:
+ * the messages around the value, which the nesting of a Struct, Value or ListValue adds to.
+ */
+export function leafProblem(type: LeafType, value: unknown, allowUnknownEnumNames: boolean, messageDepth = 0): string | undefined {
   switch (type.kind) {
     case 'scalar':
       return scalarProblem(type.scalar, value);
@@ -353,24 +356,30 @@ export function leafProblem(type: LeafType, value: unknown, allowUnknownEnumName
     case 'fieldMask':
       return typeof value === 'string' && fieldMaskForm.test(value) ? undefined : fieldMaskExpected;
     case 'struct':
-      return isObject(value) ? nonFiniteNumberProblem(value) : 'expected an object (google.protobuf.Struct)';
+      return isObject(value) ? dynamicValueProblem(value, messageDepth) : 'expected an object (google.protobuf.Struct)';
     case 'listValue':
-      return Array.isArray(value) ? nonFiniteNumberProblem(value) : 'expected an array (google.protobuf.ListValue)';
+      return Array.isArray(value) ? dynamicValueProblem(value, messageDepth) : 'expected an array (google.protobuf.ListValue)';
     case 'value':
-      return nonFiniteNumberProblem(value);
+      return dynamicValueProblem(value, messageDepth);
   }
 }
 
 /**
- * JSON.parse reads 1e400 as Infinity, which a google.protobuf.Value cannot hold (fromJson takes
- * it, toJson then throws): such a number anywhere in a Struct, Value or ListValue is refused.
+ * What is wrong with the JSON of a Struct, Value or ListValue:
+ * - a number JSON.parse read as Infinity (1e400), which a google.protobuf.Value cannot hold
+ *   (fromJson takes it, toJson then throws);
+ * - nesting past the 100 messages that protobuf runtimes decode by default (protoc's, Java's,
+ *   protobuf-es's and protobuf.js's recursion limit): each object or array level is two
+ *   messages on the wire (a Struct or ListValue, and the Value of each member), so JSON that
+ *   server.maxJsonDepth lets through could still reach the upstream as a message it cannot
+ *   decode, and come back as its INTERNAL error, a 500.
  */
-function nonFiniteNumberProblem(value: unknown, depth = 0): string | undefined {
+function dynamicValueProblem(value: unknown, messageDepth: number): string | undefined {
   if (typeof value === 'number') return Number.isFinite(value) ? undefined : 'number out of range (google.protobuf.Value)';
   if (typeof value !== 'object' || value === null) return undefined;
-  if (depth > maxDepth) return 'message nesting is too deep';
+  if (messageDepth + 2 > maxDepth) return 'message nesting is too deep';
   for (const item of Array.isArray(value) ? value : Object.values(value)) {
-    const problem = nonFiniteNumberProblem(item, depth + 1);
+    const problem = dynamicValueProblem(item, messageDepth + 2);
     if (problem !== undefined) return problem;
   }
   return undefined;

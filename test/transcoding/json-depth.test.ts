@@ -77,6 +77,20 @@ describe('server.maxJsonDepth', () => {
     );
   });
 
+  it('holds JSON in a query parameter (a Struct, Value or ListValue) to the same limit, naming the parameter', async () => {
+    const atLimit = await request(stack, `/v1/items/q?wkt.value=${nestedArrays(8)}`);
+    assert.equal(atLimit.status, 200, atLimit.text);
+    const envelope = assertEnvelope(await request(stack, `/v1/items/q?wkt.value=${nestedArrays(9)}`), 400, 'INVALID_ARGUMENT');
+    assert.deepEqual(envelope.details, [
+      {
+        '@type': 'type.googleapis.com/google.rpc.BadRequest',
+        fieldViolations: [{ field: 'wkt.value', description: 'JSON nested deeper than 8 levels (server.maxJsonDepth)' }],
+      },
+    ]);
+    // As deep as the 16 KiB header limit lets through: the same 400, before any parsing.
+    assertEnvelope(await request(stack, `/v1/items/q?wkt.list_value=${nestedArrays(7000)}`), 400, 'INVALID_ARGUMENT');
+  });
+
   it('follows a reload', async () => {
     stack.gateway.gateway.live.reload(stackConfig([echoService(stack.upstream.address)], { server: { maxJsonDepth: 4 } }));
     try {
@@ -85,5 +99,28 @@ describe('server.maxJsonDepth', () => {
     } finally {
       stack.gateway.gateway.live.reload(stackConfig([echoService(stack.upstream.address)], { server: { maxJsonDepth: 8 } }));
     }
+  });
+});
+
+describe('Struct, Value and ListValue nesting and the upstream', () => {
+  let stack: Stack;
+  before(async () => {
+    stack = await startStack();
+  });
+  after(async () => {
+    await stack.close();
+  });
+
+  it('refuses nesting the upstream could not decode (two messages a level, 100 at most) with a 400, not its INTERNAL as a 500', async () => {
+    // 45 levels: about 92 messages with the request's own, within protobuf's default limit of 100.
+    const fits = await request(stack, `/v1/items/v?wkt.value=${nestedArrays(45)}`);
+    assert.equal(fits.status, 200, fits.text);
+    for (const path of [`/v1/items/v?wkt.value=${nestedArrays(55)}`, `/v1/items/v?wkt.struct=${'{"a":'.repeat(55)}{}${'}'.repeat(55)}`]) {
+      const envelope = assertEnvelope(await request(stack, path), 400, 'INVALID_ARGUMENT');
+      assert.match(JSON.stringify(envelope.details), /message nesting is too deep/);
+      assert.equal(stack.upstream.calls.filter((c) => c.metadata.get('x-request-id')[0] === envelope.requestId).length, 0, 'the upstream was not called');
+    }
+    const body = await request(stack, '/v1/items/b', { method: 'PUT', body: `{"wkt":{"value":${nestedArrays(55)}}}`, headers: { 'content-type': 'application/json' } });
+    assertEnvelope(body, 400, 'INVALID_ARGUMENT');
   });
 });
