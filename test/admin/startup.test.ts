@@ -6,6 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { repoRoot } from '../support/gateway.js';
+import { freePort } from '../support/ports.js';
 import { waitFor } from '../support/wait.js';
 
 /*
@@ -19,15 +20,6 @@ before(() => {
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'portico-admin-start-'));
 });
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));
-
-/** A port free a moment ago. */
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 function start(yaml: string) {
   const file = path.join(tmp, `config-${Math.random().toString(36).slice(2)}.yaml`);

@@ -1,15 +1,14 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { buildApp, type Gateway } from '../../src/app.js';
+import type { Gateway } from '../../src/app.js';
 import { loadConfigFile } from '../../src/config/load.js';
-import { watchConfig } from '../../src/config/watch.js';
 import { BreakingReloadError } from '../../src/transcoding/breaking-changes.js';
-import { acceptanceProtoDir, startEchoUpstream, type EchoUpstream } from '../fixtures/echo-upstream.js';
+import { startEchoUpstream, type EchoUpstream } from '../fixtures/echo-upstream.js';
 import { jsonLogCapture } from '../support/gateway.js';
 import { waitFor } from '../support/wait.js';
+import { reloadWorkspace, startWatchedGateway } from '../support/watched-gateway.js';
 
 /*
  * A reload that would break clients is refused unless the new file sets reload.allowBreaking:
@@ -21,10 +20,7 @@ const pollMs = 50;
 const projectsBinding = '      additional_bindings { get: "/v1/{name=projects/*/items/*}" }\n';
 
 describe('breaking reloads', () => {
-  let dir: string;
-  let configFile: string;
-  let protoFile: string;
-  let original: string;
+  const { dir, configFile, protoFile, originalProto: original, remove } = reloadWorkspace('portico-breaking-reload-');
   let upstream: EchoUpstream;
   let gateway: Gateway;
   let url: string;
@@ -59,22 +55,15 @@ ${extra}`,
   const status = async (route: string): Promise<number> => (await fetch(`${url}${route}`)).status;
 
   before(async () => {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'portico-breaking-reload-'));
-    fs.cpSync(path.join(acceptanceProtoDir, 'acceptance'), path.join(dir, 'protos/acceptance'), { recursive: true });
-    protoFile = path.join(dir, 'protos/acceptance/v1/echo.proto');
-    original = fs.readFileSync(protoFile, 'utf8');
-    configFile = path.join(dir, 'config.yaml');
     upstream = await startEchoUpstream();
     writeConfig();
-    gateway = await buildApp(loadConfigFile(configFile, {}), { logger: { level: 'info', stream } });
-    watchConfig(configFile, gateway, pollMs);
-    url = await gateway.app.listen({ port: 0, host: '127.0.0.1' });
+    ({ gateway, url } = await startWatchedGateway(configFile, stream, pollMs));
   });
 
   after(async () => {
     await gateway.app.close();
     await upstream.close();
-    fs.rmSync(dir, { recursive: true, force: true });
+    remove();
   });
 
   it('refuses a reload that removes a binding, names it in the log line, and keeps serving the old routes', async () => {

@@ -1,14 +1,12 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { buildApp, type Gateway } from '../../src/app.js';
-import { loadConfigFile } from '../../src/config/load.js';
-import { watchConfig } from '../../src/config/watch.js';
-import { acceptanceProtoDir, startEchoUpstream, type EchoUpstream } from '../fixtures/echo-upstream.js';
+import type { Gateway } from '../../src/app.js';
+import { startEchoUpstream, type EchoUpstream } from '../fixtures/echo-upstream.js';
 import { jsonLogCapture, signToken, testJwtSecret } from '../support/gateway.js';
 import { waitFor } from '../support/wait.js';
+import { reloadWorkspace, startWatchedGateway } from '../support/watched-gateway.js';
 
 /*
  * Every setting live, under load: a real gateway watches its config file (and a copy of the
@@ -31,10 +29,7 @@ interface Settings {
 }
 
 describe('reloads under 200 requests a second', () => {
-  let dir: string;
-  let configFile: string;
-  let protoFile: string;
-  let originalProto: string;
+  const { dir, configFile, protoFile, originalProto, remove } = reloadWorkspace('portico-live-reload-');
   let upstream: EchoUpstream;
   let gateway: Gateway;
   let url: string;
@@ -109,16 +104,9 @@ describe('reloads under 200 requests a second', () => {
   };
 
   before(async () => {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'portico-live-reload-'));
-    fs.cpSync(path.join(acceptanceProtoDir, 'acceptance'), path.join(dir, 'protos/acceptance'), { recursive: true });
-    protoFile = path.join(dir, 'protos/acceptance/v1/echo.proto');
-    originalProto = fs.readFileSync(protoFile, 'utf8');
-    configFile = path.join(dir, 'config.yaml');
     upstream = await startEchoUpstream();
     writeConfig();
-    gateway = await buildApp(loadConfigFile(configFile, {}), { logger: { level: 'info', stream } });
-    watchConfig(configFile, gateway, pollMs);
-    url = await gateway.app.listen({ port: 0, host: '127.0.0.1' });
+    ({ gateway, url } = await startWatchedGateway(configFile, stream, pollMs));
     startLoad();
   });
 
@@ -127,7 +115,7 @@ describe('reloads under 200 requests a second', () => {
     await Promise.all(inFlight);
     await gateway.app.close();
     await upstream.close();
-    fs.rmSync(dir, { recursive: true, force: true });
+    remove();
   });
 
   it('changes the CORS origins', async () => {

@@ -2,7 +2,6 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
@@ -13,6 +12,7 @@ import { buildFileRegistry } from '../../src/descriptors/file-registry.js';
 import { loadProtoSources } from '../../src/descriptors/proto-files.js';
 import { startGrpcServer, type RunningGrpcServer } from '../../src/demo/grpc-server.js';
 import { repoRoot } from '../support/gateway.js';
+import { freePort } from '../support/ports.js';
 import { waitFor } from '../support/wait.js';
 
 /*
@@ -73,15 +73,6 @@ interface GatewayProcess {
   child: ChildProcess;
   url: string;
   exit: Promise<number | null>;
-}
-
-/** A port nothing listens on now (the kernel's choice, released at once). */
-async function freePort(): Promise<number> {
-  const probe = net.createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const { port } = probe.address() as net.AddressInfo;
-  await new Promise((resolve) => probe.close(resolve));
-  return port;
 }
 
 /**

@@ -2,7 +2,6 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -11,6 +10,7 @@ import { echoService, stackConfig } from '../transcoding-e2e/harness.js';
 import { repoRoot, signToken, startGateway, testJwtSecret, type RunningGateway } from '../support/gateway.js';
 import { envelopeOf } from '../support/http.js';
 import { assertWithinTenPercent, burst, countOf, get, quotaOf, sustained } from '../support/rate-limit.js';
+import { freePort } from '../support/ports.js';
 import { waitFor } from '../support/wait.js';
 
 /*
@@ -37,14 +37,6 @@ const uniquePrefix = (): string => `portico-test:${randomUUID()}:`;
 
 function redisLimits(url: string, onError: 'fail_open' | 'fail_closed' = 'fail_open'): Record<string, unknown> {
   return { store: 'redis', redis: { url, onError, keyPrefix: uniquePrefix() } };
-}
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 /** A redis-server of the test's own, without persistence: a restart starts empty. */
