@@ -141,14 +141,20 @@ function parseOptions(): RunOptions | undefined {
 /** Rebuilds dist/ when a source file is newer than dist/server.js: stale numbers are worse than none. */
 function ensureBuilt(): void {
   const built = path.join(repoRoot, 'dist/server.js');
-  const builtAt = fs.existsSync(built) ? fs.statSync(built).mtimeMs : 0;
+  // tsc -b rewrites only what changed, and its build info each time it builds.
+  const buildInfo = path.join(repoRoot, 'dist/.tsbuildinfo');
+  const builtAt = fs.existsSync(built) && fs.existsSync(buildInfo) ? fs.statSync(buildInfo).mtimeMs : 0;
+  // Every file: the build copies the admin status page along with the compiled .ts.
   const newest = (fs.readdirSync(path.join(repoRoot, 'src'), { recursive: true, withFileTypes: true }) as fs.Dirent[])
-    .filter((entry) => entry.isFile() && entry.name.endsWith('.ts'))
+    .filter((entry) => entry.isFile())
     .reduce((latest, entry) => Math.max(latest, fs.statSync(path.join(entry.parentPath, entry.name)).mtimeMs), 0);
   if (newest <= builtAt) return;
   console.log('dist/ is older than src/: npm run build');
+  // The package's own build script, so dist/ is what `npm start` and the image run.
+  const npm = process.env['npm_execpath'];
   try {
-    execFileSync(process.execPath, [path.join(repoRoot, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { cwd: repoRoot, stdio: 'inherit' });
+    if (npm) execFileSync(process.execPath, [npm, 'run', '--silent', 'build'], { cwd: repoRoot, stdio: 'inherit' });
+    else execFileSync('npm', ['run', '--silent', 'build'], { cwd: repoRoot, stdio: 'inherit' });
   } catch {
     // tsc still emits on type errors; measure what was emitted rather than nothing.
     if (!fs.existsSync(built)) throw new Error('npm run build failed and there is no dist/server.js');
