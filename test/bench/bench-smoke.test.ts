@@ -7,6 +7,12 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { it } from 'node:test';
 import type { BenchResults } from '../../bench/results.js';
+import type { SideBySideCaseResult } from '../../bench/side-by-side.js';
+
+interface SideBySideReport {
+  against: string;
+  cases: SideBySideCaseResult[];
+}
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -61,6 +67,29 @@ it('npm run bench --against refuses a checkout that is not built, in one line', 
     );
     assert.equal(failure.code, 1);
     assert.equal(failure.stderr, `bench: ${dir} has no dist/server.js: run npm ci and npm run build there first\n`);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+it('npm run bench --against runs two builds side by side in two phases and writes the report', { timeout: 120_000 }, async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'portico-bench-side-by-side-'));
+  const out = path.join(dir, 'side-by-side.json');
+  try {
+    // This checkout against itself: what is checked is the harness, not a figure (dist/ is built first when stale).
+    const args = ['--import', 'tsx', 'bench/run.ts', '--against', repoRoot, '--windows', '2', '--window', '0.5', '--warmup', '0.5', '--rate', '100', '--out', out];
+    await promisify(execFile)(process.execPath, args, { cwd: repoRoot, timeout: 110_000 });
+    const report = JSON.parse(fs.readFileSync(out, 'utf8')) as SideBySideReport;
+    assert.equal(report.against, repoRoot);
+    assert.deepEqual(report.cases.map((c) => c.name), ['small-get']);
+    const [small] = report.cases;
+    assert.deepEqual(small!.phases.map((phase) => phase.firstStarted), ['this', 'other']);
+    for (const phase of small!.phases) {
+      assert.equal(phase.thisMicros.length, 2);
+      assert.equal(phase.otherMicros.length, 2);
+      for (const micros of [...phase.thisMicros, ...phase.otherMicros]) assert.ok(Number.isFinite(micros) && micros > 0, `CPU per request ${micros}`);
+    }
+    assert.ok(Number.isFinite(small!.cpuRatio) && small!.cpuRatio > 0);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
